@@ -1,0 +1,55 @@
+# The two commands: `make demo` runs the whole cycle, `make test` runs every check.
+# Both create .venv and install the project into it on first use; later runs reinstall
+# only when pyproject.toml changed.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip --disable-pip-version-check --quiet
+
+.DEFAULT_GOAL := help
+.PHONY: help demo test lint typecheck unit integration e2e clean
+
+help:
+	@echo "make demo   - sandbox CRM, sync, rules and write-back on a fresh SQLite store"
+	@echo "make test   - ruff, mypy and the whole pytest suite (SQLite and PostgreSQL)"
+	@echo "make lint | typecheck | unit | integration | e2e - one part of 'make test'"
+	@echo "make clean  - remove .venv and caches"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+
+# One stamp per install flavour, each rebuilt when the project's metadata changes.
+$(VENV)/.installed-app: pyproject.toml | $(BIN)/python
+	$(PIP) install --editable .
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(PIP) install --editable '.[test]'
+	@touch $@ $(VENV)/.installed-app
+
+demo: $(VENV)/.installed-app
+	$(BIN)/driftcoach demo
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(VENV)/.installed-test
+	$(BIN)/mypy
+
+unit: $(VENV)/.installed-test
+	$(BIN)/pytest tests/unit
+
+integration: $(VENV)/.installed-test
+	$(BIN)/pytest tests/integration
+
+e2e: $(VENV)/.installed-test
+	$(BIN)/pytest tests/e2e
+
+test: lint typecheck $(VENV)/.installed-test
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis driftcoach-demo.db*
