@@ -8,9 +8,10 @@ a ``database_url`` attribute (the CLI), ``sqlalchemy.url`` in ``alembic.ini``, a
 from __future__ import annotations
 
 from logging.config import fileConfig
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import Connection
 
 from service.settings import load_settings
@@ -25,7 +26,7 @@ if config.config_file_name is not None:  # the `alembic` command; the CLI logs o
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 
-def _render_item(kind: str, obj: Any, autogen_context: Any) -> str | bool:
+def _render_item(kind: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     if kind == "type":
         rendered = render_store_type(obj, autogen_context.imports)
         if rendered is not None:

@@ -25,7 +25,10 @@ from service.settings import Settings, normalize_database_url
 from service.store import Store, make_engine, migrate
 
 DEFAULT_TEST_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-BACKENDS = ("sqlite", "postgresql")
+BACKENDS = (
+    pytest.param("sqlite"),
+    pytest.param("postgresql", marks=pytest.mark.postgres),
+)
 
 
 def _in_ci() -> bool:
@@ -78,7 +81,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, _env_file=None)  # type: ignore[call-arg]
+    return Settings(database_url=database_url, _env_file=None)
 
 
 @pytest.fixture
@@ -88,3 +91,18 @@ def store(settings: Settings) -> Iterator[Store]:
     store = Store(make_engine(settings))
     yield store
     store.dispose()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say plainly whether the PostgreSQL half of the suite ran, so a skip is never missed."""
+    counts: dict[str, int] = {}
+    for outcome in ("passed", "failed", "error", "skipped"):
+        reports = terminalreporter.stats.get(outcome, [])
+        counts[outcome] = sum(
+            1
+            for report in reports
+            if "postgres" in getattr(report, "keywords", {}) and report.when in ("call", "setup")
+        )
+    if any(counts.values()):
+        summary = ", ".join(f"{n} {outcome}" for outcome, n in counts.items() if n)
+        terminalreporter.write_line(f"PostgreSQL tests: {summary}")

@@ -568,7 +568,6 @@ def upgrade() -> None:
         )
 
 
-
 def downgrade() -> None:
     with op.batch_alter_table("findings", schema=None) as batch_op:
         batch_op.drop_index(

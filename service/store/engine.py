@@ -32,7 +32,9 @@ def make_engine(settings: Settings, url: str | URL | None = None) -> Engine:
     """Build the engine for ``url`` (default: the settings' database URL)."""
     target = normalize_database_url(url) if url is not None else settings.sqlalchemy_url
     if target.get_backend_name() == "sqlite":
-        return _sqlite_engine(target, busy_timeout_ms=settings.sqlite_busy_timeout_ms, echo=settings.db_echo)
+        return _sqlite_engine(
+            target, busy_timeout_ms=settings.sqlite_busy_timeout_ms, echo=settings.db_echo
+        )
     return create_engine(
         target,
         echo=settings.db_echo,

@@ -46,7 +46,7 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 def json_document() -> JSON:
     """JSON everywhere, stored as JSONB on PostgreSQL so it can be indexed and compared."""
-    return JSON().with_variant(JSONB(), "postgresql")  # type: ignore[return-value]
+    return JSON().with_variant(JSONB(), "postgresql")
 
 
 def render_store_type(type_: Any, imports: set[str]) -> str | None:

@@ -61,17 +61,22 @@ def test_times_come_back_aware_and_in_utc(store: Store):
     assert loaded.hour == 21
 
 
+def _commit(store: Store, *rows: object) -> None:
+    with store.unit_of_work() as session:
+        session.add_all(rows)
+
+
 def test_naive_times_are_refused(store: Store):
-    with pytest.raises(StatementError, match="naive datetime"), store.unit_of_work() as session:
-        connection = _connection(session)
-        session.add(
-            Activity(
-                connection_id=connection.id,
-                crm_id="00T1",
-                kind=ActivityKind.EMAIL,
-                occurred_at=datetime(2026, 1, 5, 9, 0),  # noqa: DTZ001 - the point of the test
-            )
-        )
+    with store.unit_of_work() as session:
+        connection_id = _connection(session).id
+    naive = Activity(
+        connection_id=connection_id,
+        crm_id="00T1",
+        kind=ActivityKind.EMAIL,
+        occurred_at=datetime(2026, 1, 5, 9, 0),  # noqa: DTZ001 - the point of the test
+    )
+    with pytest.raises(StatementError, match="naive datetime"):
+        _commit(store, naive)
 
 
 def test_money_keeps_every_cent(store: Store):
@@ -102,13 +107,13 @@ def test_a_crm_id_is_unique_within_a_connection_but_not_across_them(store: Store
         first, second = _connection(session, "sf"), _connection(session, "hs")
         _rep(session, first, "same-id")
         _rep(session, second, "same-id")
-    with pytest.raises(IntegrityError), store.unit_of_work() as session:
-        _rep(session, first, "same-id")
+    with pytest.raises(IntegrityError):
+        _commit(store, Rep(connection_id=first.id, crm_id="same-id", name="Twin"))
 
 
 def test_foreign_keys_are_enforced(store: Store):
-    with pytest.raises(IntegrityError), store.unit_of_work() as session:
-        session.add(Rep(connection_id=424242, crm_id="x", name="Orphan"))
+    with pytest.raises(IntegrityError):
+        _commit(store, Rep(connection_id=424242, crm_id="x", name="Orphan"))
 
 
 def test_enumerated_columns_refuse_unknown_values(store: Store):
@@ -149,8 +154,8 @@ def test_only_one_live_finding_per_rule_and_rep(store: Store):
         session.add(_finding(rule, rep, FindingState.RESOLVED))
         session.add(_finding(rule, rep, FindingState.RESOLVED))
         session.add(_finding(rule, rep, FindingState.OPEN))
-    with pytest.raises(IntegrityError), store.unit_of_work() as session:
-        session.add(_finding(rule, rep, FindingState.SNOOZED))
+    with pytest.raises(IntegrityError):
+        _commit(store, _finding(rule, rep, FindingState.SNOOZED))
 
 
 def test_a_rep_finding_cannot_name_a_deal(store: Store):
@@ -167,11 +172,10 @@ def test_a_rep_finding_cannot_name_a_deal(store: Store):
         rule = Rule(key="stale-deals", name="Stale deals")
         session.add_all([deal, rule])
         session.flush()
-        rule_id, rep_id, deal_id = rule.id, rep.id, deal.id
-    with pytest.raises(IntegrityError), store.unit_of_work() as session:
-        finding = _finding(session.get_one(Rule, rule_id), session.get_one(Rep, rep_id))
-        finding.opportunity_id = deal_id
-        session.add(finding)
+    finding = _finding(rule, rep)
+    finding.opportunity_id = deal.id
+    with pytest.raises(IntegrityError):
+        _commit(store, finding)
 
 
 def test_defaults_fill_bookkeeping_columns(store: Store):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from alembic.script import ScriptDirectory
-from sqlalchemy import Index, UniqueConstraint
+from sqlalchemy import Index, Table, UniqueConstraint
 
 from service.store import Base, migrate
 from service.store.models import CrmSourced
@@ -29,11 +29,11 @@ def test_models_cover_every_table_the_architecture_names():
 
 
 def test_every_crm_sourced_table_keys_rows_by_connection_and_crm_id():
-    crm_tables = [
-        mapper.local_table
-        for mapper in Base.registry.mappers
-        if issubclass(mapper.class_, CrmSourced)
-    ]
+    crm_tables: list[Table] = []
+    for mapper in Base.registry.mappers:
+        if issubclass(mapper.class_, CrmSourced):
+            assert isinstance(mapper.local_table, Table)
+            crm_tables.append(mapper.local_table)
     assert {table.name for table in crm_tables} >= {
         "reps",
         "opportunities",

@@ -1,0 +1,104 @@
+"""The ``driftcoach`` command as an operator runs it: the installed console script."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, inspect
+
+from service.store import Base, migrate
+
+DRIFTCOACH = Path(sys.executable).with_name("driftcoach")
+
+
+def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None):
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTCOACH_")}
+    full_env.update(env or {})
+    return subprocess.run(
+        [str(DRIFTCOACH), *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_help_lists_the_commands():
+    result = run("--help")
+    assert result.returncode == 0, result.stderr
+    for command in ("version", "db", "demo"):
+        assert command in result.stdout
+
+
+def test_version_names_the_package_and_the_schema():
+    result = run("version")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("driftcoach ")
+    assert f"schema {migrate.head_revision()}" in result.stdout
+
+
+def test_db_upgrade_creates_every_table_and_current_reports_it(database_url: str):
+    env = {"DRIFTCOACH_DATABASE_URL": database_url, "DRIFTCOACH_LOG_LEVEL": "WARNING"}
+    before = run("db", "current", env=env)
+    assert before.returncode == 0, before.stderr
+    assert "no revision" in before.stdout
+
+    upgraded = run("db", "upgrade", env=env)
+    assert upgraded.returncode == 0, upgraded.stderr
+
+    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        assert set(Base.metadata.tables) <= set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+    current = run("db", "current", env=env)
+    assert f"{migrate.head_revision()} (up to date)" in current.stdout
+
+    downgraded = run("db", "downgrade", "base", env=env)
+    assert downgraded.returncode == 0, downgraded.stderr
+    assert "no revision" in run("db", "current", env=env).stdout
+
+
+def test_downgrade_demands_an_explicit_target(tmp_path: Path):
+    result = run("--database-url", f"sqlite:///{tmp_path / 's.db'}", "db", "downgrade")
+    assert result.returncode != 0
+    assert "missing argument" in result.stderr.lower()
+
+
+def test_a_bad_database_url_is_a_clear_error_not_a_traceback():
+    result = run("--database-url", "nonsense", "db", "current")
+    assert result.returncode == 1
+    assert "database_url" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_unreachable_store_is_a_clear_error_not_a_traceback():
+    url = "postgresql://nobody:hunter2@127.0.0.1:1/none?connect_timeout=2"
+    result = run("--database-url", url, "db", "upgrade")
+    assert result.returncode == 1
+    assert "cannot reach the store" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "hunter2" not in result.stderr + result.stdout
+
+
+def test_demo_builds_a_fresh_store_and_prints_its_tables(tmp_path: Path):
+    first = run("demo", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert (tmp_path / "driftcoach-demo.db").exists()
+    for table in Base.metadata.tables:
+        assert table in first.stdout
+    assert "MISSING" not in first.stdout
+    second = run("demo", cwd=tmp_path)  # replaces the old store rather than failing on it
+    assert second.returncode == 0, second.stderr
+
+
+@pytest.mark.parametrize("args", [["db"], []])
+def test_group_without_a_command_shows_help(args: list[str]):
+    result = run(*args)
+    assert "Usage" in result.stdout + result.stderr
