@@ -26,6 +26,7 @@ ALLOWED = {
         "httpx",
         "requests",
         "urllib3",
+        "trustme",  # the sandbox's locally generated CA
     },
 }
 
