@@ -159,6 +159,12 @@ class SandboxHttpServer(ThreadingHTTPServer):
                 return
         super().finish_request(request, client_address)
 
+    def _call(self, route: Route, request: Request) -> Response:
+        try:
+            return route.handler(request)
+        except HttpError as error:
+            return self.behaviour.error_response(error)
+
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
@@ -176,15 +182,12 @@ class SandboxHttpServer(ThreadingHTTPServer):
         except HttpError as error:
             return self.behaviour.error_response(error), FaultDecision(None, 0)
         if request.path.startswith(ADMIN_PREFIX):
-            return route.handler(request), FaultDecision(None, 0)
+            return self._call(route, request), FaultDecision(None, 0)
         decision = self.faults.decide()
         if decision.kind in (FaultKind.ERROR, FaultKind.THROTTLE):
             response = self.behaviour.fault_response(decision)
         else:
-            try:
-                response = route.handler(request)
-            except HttpError as error:
-                response = self.behaviour.error_response(error)
+            response = self._call(route, request)
         response = self.behaviour.finish(request, response)
         self.meter.record(f"{request.method} {route.name}", response.status)
         return response, decision
