@@ -151,13 +151,18 @@ class SandboxHttpServer(ThreadingHTTPServer):
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         # The TLS handshake happens on the worker thread, never on the accept loop.
-        if self.tls is not None:
-            try:
-                request = self.tls.wrap_socket(request, server_side=True)
-            except (ssl.SSLError, OSError) as exc:
-                log.debug("TLS handshake failed from %s: %s", client_address, exc)
-                return
-        super().finish_request(request, client_address)
+        if self.tls is None:
+            super().finish_request(request, client_address)
+            return
+        # Wrapping detaches the plain socket, so the TLS socket must be closed here.
+        secure = self.tls.wrap_socket(request, server_side=True, do_handshake_on_connect=False)
+        try:
+            secure.do_handshake()
+            super().finish_request(secure, client_address)
+        except (ssl.SSLError, OSError) as exc:
+            log.debug("TLS connection from %s failed: %s", client_address, exc)
+        finally:
+            secure.close()
 
     def _call(self, route: Route, request: Request) -> Response:
         try:
