@@ -6,6 +6,7 @@ typer context, so every command sees the same configuration (including ``--datab
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -115,6 +116,60 @@ def db_current(ctx: typer.Context) -> None:
     head = migrate.head_revision()
     state = "up to date" if current == head else f"behind head {head}: run 'driftcoach db upgrade'"
     typer.echo(f"{current} ({state})")
+
+
+@app.command()
+def sandbox(
+    seed: Annotated[int, typer.Option(help="Seed of the generated org.")] = 7,
+    managers: Annotated[int, typer.Option(help="Sales managers (one team each).")] = 4,
+    reps: Annotated[int, typer.Option(help="Account executives.")] = 24,
+    months: Annotated[int, typer.Option(help="Months of history.")] = 12,
+    drift_share: Annotated[float, typer.Option(help="Share of reps who drift.")] = 0.25,
+    as_of: Annotated[
+        str | None, typer.Option(help="Last day of history (YYYY-MM-DD); default today.")
+    ] = None,
+    placement: Annotated[
+        str, typer.Option(help="salesforce, hubspot, or split (teams across both).")
+    ] = "split",
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    salesforce_port: Annotated[int, typer.Option(help="0 picks a free port.")] = 0,
+    hubspot_port: Annotated[int, typer.Option(help="0 picks a free port.")] = 0,
+    hubspot_tls: Annotated[bool, typer.Option(help="Serve HubSpot over HTTPS too.")] = False,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Where to write the CA bundle (default: a temp dir).")
+    ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print connection details as JSON.")
+    ] = False,
+) -> None:
+    """Run the fake Salesforce and HubSpot with a seeded sales org until Ctrl-C."""
+    from connectors.sandbox.org import OrgSpec
+    from connectors.sandbox.runner import SandboxOptions
+    from service.sandbox import run_until_stopped
+
+    if placement not in ("salesforce", "hubspot", "split"):
+        raise _fail("--placement must be salesforce, hubspot or split")
+    try:
+        spec = OrgSpec(
+            seed=seed,
+            managers=managers,
+            reps=reps,
+            months=months,
+            drift_share=drift_share,
+            as_of=date.fromisoformat(as_of) if as_of else date.today(),  # noqa: DTZ011
+        )
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    options = SandboxOptions(
+        org=spec,
+        placement=placement,  # type: ignore[arg-type]
+        host=host,
+        salesforce_port=salesforce_port,
+        hubspot_port=hubspot_port,
+        hubspot_tls=hubspot_tls,
+        data_dir=data_dir,
+    )
+    run_until_stopped(options, typer.echo, as_json=json_output)
 
 
 @app.command()

@@ -1,21 +1,36 @@
 """``driftcoach demo``: the whole cycle on a throwaway SQLite store, for a first look.
 
-For now the cycle is: create a fresh store, migrate it, and report what it holds. Later
-steps (sandbox CRM, sync, evaluation, write-back) plug in here as they land.
+For now the cycle is: start the CRM sandbox with a seeded org split across Salesforce and
+HubSpot, summarise it, stop it; then create and migrate a fresh store and report what it
+holds. Later steps (sync, evaluation, write-back) plug in here as they land.
 """
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 from sqlalchemy import func, inspect, select
 
+from connectors.sandbox.org import OrgSpec
+from connectors.sandbox.runner import Sandbox, SandboxOptions
+from service.sandbox import org_summary
 from service.settings import Settings
 from service.store import Base, Store, make_engine, migrate
 
 
-def run(settings: Settings, path: Path) -> str:
-    """Build the demo store at ``path`` (replacing any old one) and describe it."""
+def run(settings: Settings, path: Path, *, as_of: date | None = None) -> str:
+    """Run the demo cycle with a fresh store at ``path`` (replacing any old one)."""
+    spec = OrgSpec(as_of=as_of or date.today())  # noqa: DTZ011 - the org ends "today" locally
+    with Sandbox(SandboxOptions(org=spec, placement="split")) as info:
+        crm = (
+            f"sandbox: Salesforce at {info.salesforce_url}, HubSpot at {info.hubspot_url}"
+            f" (started in {info.startup_seconds:.1f}s)\n{org_summary(info)}"
+        )
+    return crm + "\n\n" + _fresh_store(settings, path)
+
+
+def _fresh_store(settings: Settings, path: Path) -> str:
     path = path.resolve()
     _remove_sqlite_files(path)
     demo_settings = settings.model_copy(update={"database_url": f"sqlite:///{path}"})

@@ -57,6 +57,7 @@ def add_admin_routes(
 
     def reset_all(_: Request) -> Response:
         reset()
+        clock.reset()
         meter.reset()
         faults.configure(FaultConfig())
         return Response.json(200, {"reset": True})

@@ -27,6 +27,11 @@ class SandboxClock:
             self._offset += delta
         return self.now()
 
+    def reset(self) -> None:
+        """Back to real time."""
+        with self._lock:
+            self._offset = timedelta(0)
+
     def set(self, moment: datetime) -> None:
         """Jump to ``moment`` (aware); time keeps running from there."""
         if moment.tzinfo is None:

@@ -1,0 +1,226 @@
+"""``/crm/v3/objects/{objectType}``: list, read, create, update, archive and search.
+
+Routes are registered per object type (by name and by type id) and named after the
+canonical path, so the meter counts ``GET /crm/v3/objects/deals`` and
+``POST /crm/v3/objects/tasks/search`` separately.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
+
+from connectors.sandbox.http import Request, Response, Router
+from connectors.sandbox.hubspot import routes_batch, writes
+from connectors.sandbox.hubspot.auth import AccessToken
+from connectors.sandbox.hubspot.errors import HubSpotError
+from connectors.sandbox.hubspot.inputs import (
+    association_targets,
+    body_object,
+    bool_arg,
+    find,
+    int_arg,
+)
+from connectors.sandbox.hubspot.model import CrmObject, read_value
+from connectors.sandbox.hubspot.properties import OBJECT_TYPES, ObjectType
+from connectors.sandbox.hubspot.search import (
+    Accessor,
+    Coerce,
+    Comparable,
+    SearchRequestError,
+    coercer,
+    parse_request,
+    run,
+)
+from connectors.sandbox.hubspot.state import HubSpotState
+from connectors.sandbox.hubspot.views import property_names, render_object
+
+if TYPE_CHECKING:
+    from connectors.sandbox.hubspot.server import Gate
+
+LIST_LIMIT, HISTORY_LIMIT = 100, 50
+NOT_FOUND = "resource not found"
+
+
+def add_routes(router: Router, state: HubSpotState, gate: Gate) -> None:
+    for kind in OBJECT_TYPES.values():
+        handlers = ObjectRoutes(state, kind)
+        base = f"/crm/v3/objects/{kind.name}"
+        for alias in dict.fromkeys((kind.name, kind.type_id)):
+            path = f"/crm/v3/objects/{alias}"
+            router.add("GET", path, base, gate(handlers.list_page))
+            router.add("POST", path, base, gate(handlers.create))
+            router.add(
+                "POST", f"{path}/search", f"{base}/search", gate(handlers.search, search=True)
+            )
+            routes_batch.add_routes(router, state, gate, kind, path)
+            item, name = f"{path}/{{objectId}}", f"{base}/{{objectId}}"
+            router.add("GET", item, name, gate(handlers.read))
+            router.add("PATCH", item, name, gate(handlers.update))
+            router.add("DELETE", item, name, gate(handlers.archive))
+    router.add(
+        "GET", "/crm/v3/objects/{objectType}", "/crm/v3/objects/{objectType}", gate(_unknown)
+    )
+    router.add(
+        "POST",
+        "/crm/v3/objects/{objectType}/search",
+        "/crm/v3/objects/{objectType}/search",
+        gate(_unknown),
+    )
+
+
+def _unknown(request: Request, _: AccessToken) -> Response:
+    raise HubSpotError(
+        400, f"Unable to infer object type from: {request.params['objectType']}", "VALIDATION_ERROR"
+    )
+
+
+def _next_page(request: Request, after: str) -> dict[str, object]:
+    host = request.header("host") or "api.hubapi.com"
+    return {"next": {"after": after, "link": f"http://{host}{request.path}?after={after}"}}
+
+
+class ObjectRoutes:
+    def __init__(self, state: HubSpotState, kind: ObjectType) -> None:
+        self.state, self.kind = state, kind
+        self._accessors = row_accessors(state, kind)
+
+    def list_page(self, request: Request, _: AccessToken) -> Response:
+        history = request.args("propertiesWithHistory")
+        limit = int_arg(request, "limit", 10)
+        # https://github.com/HubSpot/hubspot-api-python/issues/143: with property history a
+        # page holds at most 50 objects, and asking for more is a 400.
+        most = HISTORY_LIMIT if history else LIST_LIMIT
+        if not 0 < limit <= most:
+            raise HubSpotError(400, f"limit must be between 1 and {most}; got {limit}")
+        after = int_arg(request, "after", 0)
+        names = property_names(self.kind, request.args("properties"))
+        associations = request.args("associations")
+        with self.state.lock:
+            found, next_id = self.state.page(
+                self.kind.name, after, limit, archived=bool_arg(request, "archived")
+            )
+            results = [
+                render_object(self.state, obj, names, history=history, associations=associations)
+                for obj in found
+            ]
+        body: dict[str, object] = {"results": results}
+        if next_id is not None:
+            body["paging"] = _next_page(request, str(next_id))
+        return Response.json(200, body)
+
+    def read(self, request: Request, _: AccessToken) -> Response:
+        with self.state.lock:
+            obj = self._find(request, archived=bool_arg(request, "archived"))
+            body = render_object(
+                self.state,
+                obj,
+                property_names(self.kind, request.args("properties")),
+                history=request.args("propertiesWithHistory"),
+                associations=request.args("associations"),
+            )
+        return Response.json(200, body)
+
+    def _find(self, request: Request, *, archived: bool = False) -> CrmObject:
+        key = request.params["objectId"]
+        obj = find(self.state, self.kind, key, request.arg("idProperty"), archived=archived)
+        if obj is None:
+            raise HubSpotError(404, NOT_FOUND, "OBJECT_NOT_FOUND", extra={"context": {"id": [key]}})
+        return obj
+
+    def create(self, request: Request, token: AccessToken) -> Response:
+        body = body_object(request)
+        with self.state.lock:
+            values = writes.validate(self.state, self.kind, body.get("properties"), None)
+            targets = association_targets(self.state, self.kind, body.get("associations"))
+            obj = writes.create(self.state, self.kind, values, targets, str(token.app_id))
+            return Response.json(201, self.written(obj))
+
+    def update(self, request: Request, token: AccessToken) -> Response:
+        body = body_object(request)
+        with self.state.lock:
+            obj = self._find(request)
+            values = writes.validate(self.state, self.kind, body.get("properties"), obj)
+            writes.update(self.state, obj, values, str(token.app_id))
+            return Response.json(200, self.written(obj))
+
+    def written(self, obj: CrmObject) -> dict[str, object]:
+        """What create and update answer: every set property plus the system ones."""
+        names = sorted({*obj.props, *self.kind.always})
+        return render_object(self.state, obj, names)
+
+    def archive(self, request: Request, _: AccessToken) -> Response:
+        # Archiving is idempotent: HubSpot answers 204 for ids that do not exist.
+        with self.state.lock:
+            obj = self.state.get(self.kind.name, request.params["objectId"])
+            if obj is not None:
+                writes.archive(self.state, obj)
+        return Response(204)
+
+    def search(self, request: Request, _: AccessToken) -> Response:
+        try:
+            query = parse_request(request.json(), self.kind, self._accessors)
+        except SearchRequestError as exc:
+            raise HubSpotError(400, str(exc), "VALIDATION_ERROR") from None
+        names = property_names(self.kind, query.properties)
+        with self.state.lock:
+            now = self.state.now_ms()
+            total, ids = run(query, self._rows(now))
+            objects = self.state.objects[self.kind.name]
+            results = [
+                render_object(self.state, obj, names, props=self._indexed(obj, now))
+                for obj in (objects[i] for i in ids)
+            ]
+        body: dict[str, object] = {"total": total, "results": results}
+        if query.after + query.limit < total:
+            body["paging"] = _next_page(request, str(query.after + query.limit))
+        return Response.json(200, body)
+
+    @staticmethod
+    def _indexed(obj: CrmObject, now: int) -> Mapping[str, str | None] | None:
+        """What the search index holds for ``obj`` now; None when it is not searchable.
+
+        A lagging index keeps serving the pre-write version until it catches up.
+        """
+        view = obj.indexed
+        if view is not None and now < view.fresh_from_ms:
+            return view.props if not view.archived else None
+        return obj.props if obj.archived_ms is None else None
+
+    def _rows(self, now: int) -> Iterator[tuple[int, Row]]:
+        for obj in self.state.objects[self.kind.name].values():
+            props = self._indexed(obj, now)
+            if props is not None:
+                yield obj.id, (obj, props)
+
+
+Row = tuple[CrmObject, Mapping[str, str | None]]  # an object and its indexed values
+
+
+def row_accessors(state: HubSpotState, kind: ObjectType) -> dict[str, Accessor]:
+    """Typed readers for search rows; system timestamps skip the ISO round trip."""
+    accessors = {name: _stored(name, coercer(p.kind)) for name, p in kind.properties.items()}
+    for name in ("hs_is_closed", "hs_is_closed_won", "hs_deal_stage_probability"):
+        if name in kind.properties:
+            accessors[name] = _computed(state, name, coercer(kind.properties[name].kind))
+    accessors["hs_object_id"] = lambda row: float(row[0].id)
+    accessors["hs_createdate"] = lambda row: float(row[0].created_ms)
+    accessors["hs_lastmodifieddate"] = lambda row: float(row[0].updated_ms)
+    if "createdate" in kind.properties:
+        stored = accessors["createdate"]
+        accessors["createdate"] = lambda row: (
+            value if (value := stored(row)) is not None else float(row[0].created_ms)
+        )
+    return accessors
+
+
+def _stored(name: str, coerce: Coerce) -> Accessor:
+    return lambda row: None if (raw := row[1].get(name)) is None else coerce(raw)
+
+
+def _computed(state: HubSpotState, name: str, coerce: Coerce) -> Accessor:
+    def read(row: Row) -> Comparable | None:
+        raw = read_value(row[0], name, row[1], state.stages)
+        return None if raw is None else coerce(raw)
+
+    return read

@@ -1,0 +1,1 @@
+"""The fake Salesforce org: sObject catalogue, SOQL engine, records and REST server."""
