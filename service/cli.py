@@ -138,11 +138,23 @@ def sandbox(
     data_dir: Annotated[
         Path | None, typer.Option(help="Where to write the CA bundle (default: a temp dir).")
     ] = None,
+    salesforce_faults: Annotated[
+        str | None, typer.Option(help="Faults as JSON, e.g. '{\"error_rate\": 0.05}'.")
+    ] = None,
+    hubspot_faults: Annotated[str | None, typer.Option(help="Faults as JSON.")] = None,
+    salesforce_daily_allocation: Annotated[int, typer.Option(help="API calls per 24 h.")] = 100_000,
+    hubspot_ten_second_budget: Annotated[int, typer.Option(help="Requests per 10 s.")] = 100,
+    hubspot_searches_per_second: Annotated[int, typer.Option(help="Searches per second.")] = 5,
+    hubspot_daily_budget: Annotated[int, typer.Option(help="Requests per day.")] = 250_000,
     json_output: Annotated[
         bool, typer.Option("--json", help="Print connection details as JSON.")
     ] = False,
 ) -> None:
     """Run the fake Salesforce and HubSpot with a seeded sales org until Ctrl-C."""
+    from pydantic import ValidationError as FaultsError
+
+    from connectors.sandbox.faults import FaultConfig
+    from connectors.sandbox.hubspot import HubSpotLimits
     from connectors.sandbox.org import OrgSpec
     from connectors.sandbox.runner import SandboxOptions
     from service.sandbox import run_until_stopped
@@ -160,6 +172,11 @@ def sandbox(
         )
     except ValueError as exc:
         raise _fail(str(exc)) from None
+    try:
+        sf_faults = FaultConfig.model_validate_json(salesforce_faults or "{}")
+        hs_faults = FaultConfig.model_validate_json(hubspot_faults or "{}")
+    except FaultsError as exc:
+        raise _fail(f"invalid faults: {exc}") from None
     options = SandboxOptions(
         org=spec,
         placement=placement,  # type: ignore[arg-type]
@@ -168,6 +185,14 @@ def sandbox(
         hubspot_port=hubspot_port,
         hubspot_tls=hubspot_tls,
         data_dir=data_dir,
+        salesforce_faults=sf_faults,
+        hubspot_faults=hs_faults,
+        salesforce_daily_allocation=salesforce_daily_allocation,
+        hubspot_limits=HubSpotLimits(
+            ten_second_budget=hubspot_ten_second_budget,
+            searches_per_second=hubspot_searches_per_second,
+            daily_budget=hubspot_daily_budget,
+        ),
     )
     run_until_stopped(options, typer.echo, as_json=json_output)
 

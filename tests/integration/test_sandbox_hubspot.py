@@ -16,11 +16,11 @@ from typing import Any
 
 import httpx
 import pytest
-from hubspot import HubSpot  # type: ignore[import-untyped, unused-ignore]
-from hubspot.crm.deals.exceptions import ApiException as DealsApiException  # type: ignore[import-untyped, unused-ignore]
-from hubspot.crm.objects.tasks.exceptions import ApiException as TasksApiException  # type: ignore[import-untyped, unused-ignore]
-from hubspot.crm.owners.exceptions import ApiException as OwnersApiException  # type: ignore[import-untyped, unused-ignore]
-from hubspot.oauth.exceptions import ApiException as OAuthApiException  # type: ignore[import-untyped, unused-ignore]
+from hubspot import HubSpot
+from hubspot.crm.deals.exceptions import ApiException as DealsApiException
+from hubspot.crm.objects.tasks.exceptions import ApiException as TasksApiException
+from hubspot.crm.owners.exceptions import ApiException as OwnersApiException
+from hubspot.oauth.exceptions import ApiException as OAuthApiException
 from urllib3.util.retry import Retry
 
 from connectors.sandbox.clock import SandboxClock

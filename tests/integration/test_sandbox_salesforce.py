@@ -238,6 +238,18 @@ def test_sobject_collections_report_each_item_and_honour_all_or_none(info: Sandb
         _restful(sf, "composite/sobjects", method="POST", json={"records": [good] * 201})
 
 
+def test_stage_metadata_is_queryable_from_opportunity_stage(info: SandboxInfo):
+    stages = _client(info).query(
+        "SELECT ApiName, IsClosed, IsWon, DefaultProbability FROM OpportunityStage"
+        " WHERE IsActive = true ORDER BY SortOrder"
+    )["records"]
+    by_name = {stage["ApiName"]: stage for stage in stages}
+    assert by_name["Closed Won"]["IsWon"] is True
+    assert by_name["Closed Lost"]["IsClosed"] is True
+    assert by_name["Closed Lost"]["IsWon"] is False
+    assert by_name["Prospecting"]["DefaultProbability"] == 10
+
+
 def test_describe_lists_fields_and_picklists(info: SandboxInfo):
     described = _sobject(_client(info), "Opportunity").describe()
     fields = {field["name"]: field for field in described["fields"]}

@@ -36,6 +36,7 @@ def test_objects_carry_their_real_key_prefixes():
         "Task": "00T",
         "Event": "00U",
         "ForecastingQuota": "0J9",
+        "OpportunityStage": "01J",
     }
 
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 from connectors.sandbox.clock import SandboxClock
 from connectors.sandbox.salesforce.auth import AuthState, ConnectedApp, Login
 from connectors.sandbox.salesforce.records import RecordStore
+from connectors.sandbox.salesforce.stages import STANDARD_STAGES
 
 ORG_ID = "00D8W0000000001AAA"
 API_VERSIONS = ("55.0", "56.0", "57.0", "58.0", "59.0", "60.0", "61.0", "62.0")
@@ -62,6 +63,24 @@ class SalesforceState:
                 "IsActive": True,
             },
             user_id="",
+        )
+        self.records.bulk_load(
+            "OpportunityStage",
+            [
+                {
+                    "MasterLabel": stage.name,
+                    "ApiName": stage.name,
+                    "IsActive": True,
+                    "SortOrder": stage.sort_order,
+                    "IsClosed": stage.is_closed,
+                    "IsWon": stage.is_won,
+                    "ForecastCategory": stage.forecast_category,
+                    "ForecastCategoryName": stage.forecast_category,
+                    "DefaultProbability": stage.probability,
+                }
+                for stage in STANDARD_STAGES
+            ],
+            user_id=self.integration_user_id,
         )
 
     def add_integration_credentials(self) -> SalesforceCredentials:

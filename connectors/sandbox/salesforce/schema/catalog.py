@@ -273,6 +273,21 @@ _FORECASTING_QUOTA = (
     _pick("ProductFamily", "None", updateable=False),
 )
 
+# Setup object holding each stage's metadata; a sync maps stages to open/won/lost from it.
+_OPPORTUNITY_STAGE = (
+    *_system("Opportunity Stage"),
+    _ro("MasterLabel", "string", "Master Label", length=255),
+    _ro("ApiName", "string", "Api Name", length=255),
+    _ro("IsActive", "boolean", "Active", nillable=False),
+    _ro("SortOrder", "int", "Sort Order"),
+    _ro("IsClosed", "boolean", "Closed", nillable=False),
+    _ro("IsWon", "boolean", "Won", nillable=False),
+    _ro("ForecastCategory", "picklist", "Forecast Type"),
+    _ro("ForecastCategoryName", "picklist", "Forecast Category"),
+    _ro("DefaultProbability", "percent", "Probability (%)"),
+    _ro("Description", "string", length=255),
+)
+
 _OBJECTS = (
     ObjectSpec("User", "User", "Users", "005", _USER),
     ObjectSpec("UserRole", "Role", "Roles", "00E", _USER_ROLE),
@@ -285,6 +300,8 @@ _OBJECTS = (
     ObjectSpec("Event", "Event", "Events", "00U", _EVENT),
     ObjectSpec("ForecastingQuota", "Forecasting Quota", "Forecasting Quotas", "0J9",
                _FORECASTING_QUOTA),
+    ObjectSpec("OpportunityStage", "Opportunity Stage", "Opportunity Stages", "01J",
+               _OPPORTUNITY_STAGE, createable=False, updateable=False, deletable=False),
 )  # fmt: skip
 
 CATALOG: Mapping[str, ObjectSpec] = MappingProxyType({spec.name: spec for spec in _OBJECTS})
