@@ -370,9 +370,52 @@ def test_tree_import_resolves_references_and_keeps_audit_dates(info: SandboxInfo
     assert record["CreatedDate"].startswith("2025-01-02T03:04:05")
 
 
+def test_purged_records_leave_query_all_but_stay_in_get_deleted(info: SandboxInfo):
+    sf = _client(info)
+    start = datetime.now(UTC) - timedelta(minutes=5)
+    task_id = _sobject(sf, "Task").create({"Subject": "Hard delete me"})["id"]
+    purged = _session(info).post(
+        f"{info.salesforce_url}/__sandbox/purge", json={"sobject": "Task", "ids": [task_id]}
+    )
+    assert purged.json() == {"purged": [task_id]}
+    soql = f"SELECT Id FROM Task WHERE Id = '{task_id}'"
+    assert sf.query_all(soql, include_deleted=True)["totalSize"] == 0
+    end = datetime.now(UTC) + timedelta(minutes=5)
+    deleted = _sobject(sf, "Task").deleted(start, end)["deletedRecords"]
+    assert [d["id"] for d in deleted] == [task_id]
+
+
+def test_sobject_collections_update_several_records_in_one_call(info: SandboxInfo):
+    sf = _client(info)
+    ids = [r["Id"] for r in sf.query("SELECT Id FROM Task LIMIT 3")["records"]]
+    records = [{"attributes": {"type": "Task"}, "Id": i, "Status": "Completed"} for i in ids]
+    records.append({"attributes": {"type": "Task"}, "Id": "00T8W00000zzzzzAAA", "Status": "x"})
+    results = _restful(sf, "composite/sobjects", method="PATCH", json={"records": records})
+    assert [r["success"] for r in results] == [True, True, True, False]
+    in_list = ", ".join(f"'{i}'" for i in ids)
+    statuses = sf.query(f"SELECT Status, IsClosed FROM Task WHERE Id IN ({in_list})")["records"]
+    assert {(s["Status"], s["IsClosed"]) for s in statuses} == {("Completed", True)}
+
+
+def _org_rows(sandbox: Sandbox) -> list[tuple[str, ...]]:
+    """Every seeded record with the values the seed decides (not the start-up time)."""
+    rows: list[tuple[str, ...]] = []
+    for sobject in ("User", "Opportunity", "OpportunityHistory", "Task", "Event"):
+        for row in sandbox.salesforce_state.records.rows(sobject, include_deleted=True):
+            if row.get("Username") == "integration@driftcoach.sandbox":
+                continue
+            rows.append(tuple(f"{k}={v}" for k, v in sorted(row.items()) if k != "AccountId"))
+    return rows
+
+
 def test_same_seed_loads_the_same_org():
-    counts = []
+    loaded = []
     for _ in range(2):
-        with Sandbox(SandboxOptions(org=SMALL_ORG, placement="salesforce")) as info:
-            counts.append((len(info.salesforce_ids), sorted(info.salesforce_ids.items())[:50]))
-    assert counts[0] == counts[1]
+        sandbox = Sandbox(SandboxOptions(org=SMALL_ORG, placement="split"))
+        info = sandbox.start()
+        try:
+            loaded.append((_org_rows(sandbox), sorted(info.hubspot_ids)))
+        finally:
+            sandbox.stop()
+    assert loaded[0] == loaded[1]
+    assert len(loaded[0][0]) > 1_000

@@ -165,8 +165,8 @@ class RecordStore:
             self._check_references(spec, row)
             _derive(spec, row, previous=current)
             self._rows[spec.name][row["Id"]] = row
-            changed = any(row[name] != current[name] for name in HISTORY_TRACKED)
-            if spec.name == "Opportunity" and changed:
+            tracked = spec.name == "Opportunity"
+            if tracked and any(row[name] != current[name] for name in HISTORY_TRACKED):
                 self._write_history(row, user_id)
 
     def delete(self, sobject: str, record_id: str, *, user_id: str) -> None:

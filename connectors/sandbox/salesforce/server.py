@@ -17,6 +17,7 @@ from connectors.sandbox.http import HttpError, Request, Response, Router, Sandbo
 from connectors.sandbox.meter import Meter
 from connectors.sandbox.salesforce.oauth import token_endpoint
 from connectors.sandbox.salesforce.query_api import QueryApi
+from connectors.sandbox.salesforce.schema import find_object
 from connectors.sandbox.salesforce.sobjects_api import SObjectsApi
 from connectors.sandbox.salesforce.state import API_VERSIONS, RELEASE_LABELS, SalesforceState
 from connectors.sandbox.salesforce.tree_import import import_tree
@@ -82,6 +83,7 @@ class SalesforceServer:
         )
         router.add("GET", f"{DATA}/limits", "limits", self._authed(self._limits))
         router.add("POST", "/__sandbox/import", "admin import", self._import)
+        router.add("POST", "/__sandbox/purge", "admin purge", self._purge)
         add_admin_routes(
             router, meter=meter, faults=self.faults, clock=self.state.clock, reset=reset
         )
@@ -172,6 +174,20 @@ class SalesforceServer:
 
     def _import(self, request: Request) -> Response:
         return import_tree(self.state, request.json())
+
+    def _purge(self, request: Request) -> Response:
+        """Hard-delete records (emptied recycle bin, Bulk API hardDelete): they vanish from
+        queryAll and only Get Deleted still reports them, which is what syncs miss."""
+        body = request.json()
+        spec = find_object(str(body.get("sobject", ""))) if isinstance(body, dict) else None
+        if spec is None:
+            raise HttpError(400, "expected {sobject, ids}", "INVALID_TYPE")
+        purged = []
+        for record_id in body.get("ids", []):
+            if self.state.records.get(spec.name, str(record_id)) is not None:
+                self.state.records.purge(spec.name, str(record_id))
+                purged.append(str(record_id))
+        return Response.json(200, {"purged": purged})
 
 
 def _check_version(request: Request) -> None:
