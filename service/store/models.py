@@ -40,6 +40,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from connectors.records import ActivityKind, StageCategory
 from service.store.types import UtcDateTime, json_document
 
 # Explicit constraint names: Alembic's batch mode on SQLite can only alter what it can name,
@@ -64,22 +65,6 @@ def utcnow() -> datetime:
 class CrmKind(StrEnum):
     SALESFORCE = "salesforce"
     HUBSPOT = "hubspot"
-
-
-class StageCategory(StrEnum):
-    """Where a deal stands, whatever the CRM calls its stages."""
-
-    OPEN = "open"
-    WON = "won"
-    LOST = "lost"
-
-
-class ActivityKind(StrEnum):
-    CALL = "call"
-    EMAIL = "email"
-    MEETING = "meeting"
-    TASK = "task"
-    NOTE = "note"
 
 
 class QuotaSource(StrEnum):

@@ -1,0 +1,87 @@
+"""The one interface every CRM connector implements.
+
+A connector declares its streams as data, reads each stream from a cursor as an
+iterator of canonical records interleaved with checkpoints, writes coaching tasks back,
+and reports the API calls it used. It never touches the store: the sync pipeline owns
+transactions, so a connector cannot commit a cursor ahead of its data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from connectors.records import Checkpoint, Entity, Record, TaskIntent, TaskResult
+
+
+@dataclass(frozen=True)
+class Stream:
+    """One incremental feed of one CRM object.
+
+    ``primary_key`` and ``cursor_field`` name the CRM's fields (documentation for humans
+    and for the cursor format); ``entity`` says which canonical records it yields.
+    """
+
+    name: str
+    entity: Entity
+    crm_object: str
+    primary_key: str
+    cursor_field: str
+    sorted_by_cursor: bool = True
+
+
+@dataclass
+class ApiUsage:
+    """API consumption as the connector saw it during this run.
+
+    ``daily_used`` / ``daily_limit`` are the CRM's own counters when it reports them
+    (Salesforce ``Sforce-Limit-Info``, HubSpot ``X-HubSpot-RateLimit-Daily*``).
+    """
+
+    calls: int = 0
+    by_endpoint: dict[str, int] = field(default_factory=dict)
+    daily_used: int | None = None
+    daily_limit: int | None = None
+    rate_limit_waits: int = 0
+    rate_limit_wait_seconds: float = 0.0
+    retries: int = 0
+
+
+class SyncStopped(Exception):  # noqa: N818 - a stop, not an error: the run ends cleanly
+    """Raised by ``read`` to end a run early on purpose, keeping the last checkpoint.
+
+    Examples: the API budget share is reached, or the CRM refused with its daily-limit
+    error. The pipeline records the stream as stopped and the next run resumes.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Connector(Protocol):
+    """What the sync pipeline and the write-back outbox need from a CRM."""
+
+    crm: str
+
+    def streams(self) -> Sequence[Stream]: ...
+
+    def read(
+        self, stream: Stream, cursor: Mapping[str, Any] | None
+    ) -> Iterator[Record | Checkpoint]:
+        """Records changed since ``cursor`` (None: a first, full sync), with checkpoints.
+
+        A checkpoint's cursor covers every record yielded before it. Re-reading the
+        same records is allowed (the store's upsert is idempotent); skipping is not.
+        May raise :class:`SyncStopped` to end the run cleanly.
+        """
+        ...
+
+    def write_tasks(self, intents: Sequence[TaskIntent]) -> list[TaskResult]:
+        """Create the tasks, one result per intent, never duplicating a task that exists."""
+        ...
+
+    def usage(self) -> ApiUsage: ...
+
+    def close(self) -> None: ...

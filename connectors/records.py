@@ -1,0 +1,213 @@
+"""Canonical records: what every connector yields, whatever its CRM calls things.
+
+These are the words of the domain (rep, opportunity, activity, quota), not of a CRM.
+Connectors translate into them; the sync pipeline writes them into the store; nothing
+downstream ever sees a Salesforce or HubSpot field name.
+
+Conventions: instants are aware UTC ``datetime``; calendar days are ``date``; money and
+probabilities are ``Decimal``; ``modified_at`` is the CRM's own modification time of the
+record (SystemModstamp, hs_lastmodifieddate), which the store uses to skip re-reads that
+change nothing; ``deleted`` marks a record the CRM reports as deleted or archived.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+
+class Entity(StrEnum):
+    """The kinds of canonical records; each maps to one store table."""
+
+    REP = "rep"
+    OPPORTUNITY = "opportunity"
+    OPPORTUNITY_CHANGE = "opportunity_change"
+    ACTIVITY = "activity"
+    QUOTA = "quota"
+
+
+class StageCategory(StrEnum):
+    OPEN = "open"
+    WON = "won"
+    LOST = "lost"
+
+
+class ActivityKind(StrEnum):
+    CALL = "call"
+    EMAIL = "email"
+    MEETING = "meeting"
+    TASK = "task"
+    NOTE = "note"
+
+
+@dataclass(frozen=True, slots=True)
+class Rep:
+    """A CRM user: a rep, a manager, or both (``manager_crm_id`` links the hierarchy)."""
+
+    crm_id: str
+    name: str
+    email: str | None = None
+    manager_crm_id: str | None = None
+    team: str | None = None
+    role: str | None = None
+    is_active: bool = True
+    started_on: date | None = None
+    time_zone: str | None = None
+    modified_at: datetime | None = None
+    deleted: bool = False
+    entity: Entity = field(default=Entity.REP, init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Opportunity:
+    crm_id: str
+    name: str
+    stage: str
+    stage_category: StageCategory
+    owner_crm_id: str | None = None
+    account_name: str | None = None
+    amount: Decimal | None = None
+    currency: str | None = None
+    pipeline: str | None = None
+    probability: Decimal | None = None
+    close_date: date | None = None
+    created_at: datetime | None = None
+    closed_at: datetime | None = None
+    next_step: str | None = None
+    qualification: Mapping[str, Any] = field(default_factory=dict)
+    modified_at: datetime | None = None
+    deleted: bool = False
+    entity: Entity = field(default=Entity.OPPORTUNITY, init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class OpportunityChange:
+    """One history entry; a value is None when the entry did not record that field."""
+
+    crm_id: str
+    opportunity_crm_id: str
+    changed_at: datetime
+    stage: str | None = None
+    stage_category: StageCategory | None = None
+    amount: Decimal | None = None
+    close_date: date | None = None
+    probability: Decimal | None = None
+    modified_at: datetime | None = None
+    deleted: bool = False
+    entity: Entity = field(default=Entity.OPPORTUNITY_CHANGE, init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    crm_id: str
+    kind: ActivityKind
+    occurred_at: datetime
+    rep_crm_id: str | None = None
+    opportunity_crm_id: str | None = None
+    subtype: str | None = None
+    subject: str | None = None
+    status: str | None = None
+    outcome: str | None = None
+    duration_seconds: int | None = None
+    modified_at: datetime | None = None
+    deleted: bool = False
+    entity: Entity = field(default=Entity.ACTIVITY, init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Quota:
+    crm_id: str
+    rep_crm_id: str
+    period_start: date
+    period_end: date
+    amount: Decimal
+    currency: str | None = None
+    modified_at: datetime | None = None
+    deleted: bool = False
+    entity: Entity = field(default=Entity.QUOTA, init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Deletion:
+    """The CRM deleted (or purged) a record whose content is no longer available.
+
+    Soft-deleted records that can still be read arrive as ordinary records with
+    ``deleted=True``; a Deletion is for ids only (Salesforce Get Deleted, HubSpot archive
+    listings without properties).
+    """
+
+    target: Entity
+    crm_id: str
+    deleted_at: datetime
+
+
+Record = Rep | Opportunity | OpportunityChange | Activity | Quota | Deletion
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """The cursor to resume from once every record yielded before it is stored.
+
+    The pipeline commits the records and this cursor in one transaction, so a crash
+    never leaves a cursor ahead of the data (lost rows) nor data without its cursor
+    beyond a harmless re-read.
+    """
+
+    cursor: Mapping[str, Any]
+
+
+# ----------------------------------------------------------------------------- write-back
+
+
+class TaskPriority(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+@dataclass(frozen=True, slots=True)
+class TaskIntent:
+    """A coaching task to create in the CRM.
+
+    ``key`` is deterministic (the same intent always has the same key) and unique per
+    task; connectors put it in the task as a marker so an uncertain create can be found
+    before it is retried. ``assignee_crm_id`` is who must do the task (usually the rep's
+    manager); ``rep_crm_id`` is the rep it is about.
+    """
+
+    key: str
+    assignee_crm_id: str
+    subject: str
+    body: str
+    due_date: date
+    priority: TaskPriority = TaskPriority.MEDIUM
+    rep_crm_id: str | None = None
+    opportunity_crm_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskResult:
+    """The outcome of one intent: the CRM id, or why it failed.
+
+    ``already_existed`` is True when the task was found by its marker rather than
+    created now (a retry of a create that had in fact succeeded).
+    """
+
+    key: str
+    crm_id: str | None = None
+    error: str | None = None
+    already_existed: bool = False
+    retryable: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.crm_id is not None
+
+
+def task_marker(key: str) -> str:
+    """The marker text a task carries so it can be found again by its intent key."""
+    return f"[driftcoach:{key}]"
