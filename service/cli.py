@@ -125,6 +125,7 @@ def sandbox(
     reps: Annotated[int, typer.Option(help="Account executives.")] = 24,
     months: Annotated[int, typer.Option(help="Months of history.")] = 12,
     drift_share: Annotated[float, typer.Option(help="Share of reps who drift.")] = 0.25,
+    deal_scale: Annotated[float, typer.Option(help="Multiplies deal and activity volumes.")] = 1.0,
     as_of: Annotated[
         str | None, typer.Option(help="Last day of history (YYYY-MM-DD); default today.")
     ] = None,
@@ -168,6 +169,7 @@ def sandbox(
             reps=reps,
             months=months,
             drift_share=drift_share,
+            deal_scale=deal_scale,
             as_of=date.fromisoformat(as_of) if as_of else date.today(),  # noqa: DTZ011
         )
     except ValueError as exc:
