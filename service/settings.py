@@ -41,6 +41,8 @@ class SalesforceSettings(BaseModel):
     password: SecretStr | None = None
     security_token: SecretStr | None = None
     private_key_path: str | None = None
+    session_id: SecretStr | None = None
+    refresh_token: SecretStr | None = None
     ca_bundle: str | None = Field(
         default=None, description="Extra CA bundle for TLS, e.g. the sandbox's locally made CA."
     )

@@ -27,6 +27,7 @@ ALLOWED = {
         "requests",
         "urllib3",
         "trustme",  # the sandbox's locally generated CA
+        "cryptography",  # RS256 signatures for Salesforce's JWT bearer flow
     },
 }
 
