@@ -19,6 +19,7 @@ from service import demo as demo_module
 from service.logs import configure_logging
 from service.settings import Settings, load_settings
 from service.store import migrate
+from service.sync_cli import connections_app, sync_command
 
 app = typer.Typer(
     name="driftcoach",
@@ -28,6 +29,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Create and migrate the store's schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(connections_app, name="connections")
+app.command("sync")(sync_command)
 
 
 def _settings(ctx: typer.Context) -> Settings:

@@ -1,8 +1,10 @@
 """``driftcoach demo``: the whole cycle on a throwaway SQLite store, for a first look.
 
-For now the cycle is: start the CRM sandbox with a seeded org split across Salesforce and
-HubSpot, summarise it, stop it; then create and migrate a fresh store and report what it
-holds. Later steps (sync, evaluation, write-back) plug in here as they land.
+The cycle so far: start the CRM sandbox with a seeded org split across Salesforce and
+HubSpot and summarise it; create and migrate a fresh store; add the sandbox's Salesforce
+org as a connection and sync it (printing records per stream); report what the store
+holds. Evaluation and write-back plug in here as they land; the HubSpot half is synced
+once the HubSpot connector exists.
 """
 
 from __future__ import annotations
@@ -10,41 +12,73 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+from pydantic import SecretStr
 from sqlalchemy import func, inspect, select
 
+from connectors.salesforce import ClientCredentialsAuth, SalesforceConfig, SalesforceConnector
 from connectors.sandbox.org import OrgSpec
-from connectors.sandbox.runner import Sandbox, SandboxOptions
+from connectors.sandbox.runner import Sandbox, SandboxInfo, SandboxOptions
 from service.sandbox import org_summary
 from service.settings import Settings
 from service.store import Base, Store, make_engine, migrate
+from service.store.connections import add_connection
+from service.store.models import CrmKind
+from service.sync import sync_connection
+from service.sync_cli import format_report
 
 
 def run(settings: Settings, path: Path, *, as_of: date | None = None) -> str:
     """Run the demo cycle with a fresh store at ``path`` (replacing any old one)."""
     spec = OrgSpec(as_of=as_of or date.today())  # noqa: DTZ011 - the org ends "today" locally
-    with Sandbox(SandboxOptions(org=spec, placement="split")) as info:
-        crm = (
-            f"sandbox: Salesforce at {info.salesforce_url}, HubSpot at {info.hubspot_url}"
-            f" (started in {info.startup_seconds:.1f}s)\n{org_summary(info)}"
-        )
-    return crm + "\n\n" + _fresh_store(settings, path)
-
-
-def _fresh_store(settings: Settings, path: Path) -> str:
-    path = path.resolve()
-    _remove_sqlite_files(path)
-    demo_settings = settings.model_copy(update={"database_url": f"sqlite:///{path}"})
-    migrate.upgrade(demo_settings)
-    store = Store(make_engine(demo_settings))
+    store, demo_settings = _fresh_store(settings, path)
     try:
-        return _describe(store, demo_settings)
+        with Sandbox(SandboxOptions(org=spec, placement="split")) as info:
+            sections = [
+                f"sandbox: Salesforce at {info.salesforce_url}, HubSpot at {info.hubspot_url}"
+                f" (started in {info.startup_seconds:.1f}s)\n{org_summary(info)}",
+                _sync_salesforce(store, info),
+            ]
+        sections.append(_describe(store, demo_settings))
     finally:
         store.dispose()
+    return "\n\n".join(sections)
 
 
-def _remove_sqlite_files(path: Path) -> None:
+def _fresh_store(settings: Settings, path: Path) -> tuple[Store, Settings]:
+    path = path.resolve()
     for suffix in ("", "-wal", "-shm", "-journal"):
         path.with_name(path.name + suffix).unlink(missing_ok=True)
+    demo_settings = settings.model_copy(update={"database_url": f"sqlite:///{path}"})
+    migrate.upgrade(demo_settings)
+    return Store(make_engine(demo_settings)), demo_settings
+
+
+def _sync_salesforce(store: Store, info: SandboxInfo) -> str:
+    """Connect to the sandbox's Salesforce as an operator would, then sync it."""
+    options = {
+        "auth_method": "client_credentials",
+        "login_url": info.salesforce_url,
+        "client_id": info.salesforce.client_id,
+        "ca_bundle": str(info.ca_bundle),
+    }
+    with store.unit_of_work() as session:
+        connection_id = add_connection(
+            session, "sandbox-salesforce", CrmKind.SALESFORCE, options
+        ).id
+    config = SalesforceConfig(
+        auth=ClientCredentialsAuth(
+            client_id=info.salesforce.client_id,
+            client_secret=SecretStr(info.salesforce.client_secret),
+        ),
+        login_url=info.salesforce_url,
+        ca_bundle=info.ca_bundle,
+    )
+    connector = SalesforceConnector(config)
+    try:
+        report = sync_connection(store, connection_id, connector)
+    finally:
+        connector.close()
+    return format_report("sandbox-salesforce", report)
 
 
 def _describe(store: Store, settings: Settings) -> str:

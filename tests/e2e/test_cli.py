@@ -87,15 +87,22 @@ def test_an_unreachable_store_is_a_clear_error_not_a_traceback():
     assert "hunter2" not in result.stderr + result.stdout
 
 
-def test_demo_builds_a_fresh_store_and_prints_its_tables(tmp_path: Path):
-    first = run("demo", cwd=tmp_path)
-    assert first.returncode == 0, first.stderr
-    assert (tmp_path / "driftcoach-demo.db").exists()
+def test_demo_syncs_the_sandbox_into_a_fresh_store_and_prints_its_tables(tmp_path: Path):
+    (tmp_path / "driftcoach-demo.db").write_text("an old store the demo must replace")
+    result = run("demo", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "drifting reps (ground truth):" in result.stdout
+    assert "sandbox-salesforce: succeeded" in result.stdout
     for table in Base.metadata.tables:
-        assert table in first.stdout
-    assert "MISSING" not in first.stdout
-    second = run("demo", cwd=tmp_path)  # replaces the old store rather than failing on it
-    assert second.returncode == 0, second.stderr
+        assert table in result.stdout
+    assert "MISSING" not in result.stdout
+    counts = dict(
+        line.split()[:2]
+        for line in result.stdout.splitlines()
+        if line.split() and line.split()[0] in Base.metadata.tables
+    )
+    assert int(counts["activities"]) > 10_000
+    assert int(counts["opportunities"]) > 100
 
 
 @pytest.mark.parametrize("args", [["db"], []])

@@ -10,10 +10,10 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import Session
 
+from connectors.records import ActivityKind, StageCategory
 from service.store import Store
 from service.store.models import (
     Activity,
-    ActivityKind,
     Connection,
     CrmKind,
     Finding,
@@ -22,7 +22,6 @@ from service.store.models import (
     Rep,
     Rule,
     Severity,
-    StageCategory,
     SubjectKind,
 )
 

@@ -1,0 +1,238 @@
+"""The sync pipeline: reads a connector's streams into the store, resumably.
+
+Guarantees, and how they are kept:
+
+* **The cursor never gets ahead of the data.** A checkpoint's cursor is written in the
+  same transaction as every record read before it. When more than ``batch_size`` records
+  arrive before a checkpoint, they are committed early *without* moving the cursor:
+  harmless, since a re-read rewrites nothing (the upsert only takes newer versions).
+  Memory therefore stays flat whatever the stream's size, and no transaction stays open
+  while the connector waits on the network.
+* **Failures keep the committed progress.** Each write is its own unit of work; a failure
+  rolls back only the write in flight and drops records read since the last write (the
+  next run reads them again from the saved cursor).
+* :class:`~connectors.base.SyncStopped` (API budget reached, CRM rate limit) ends the run
+  cleanly: the stream is ``stopped`` and later streams are ``skipped`` rather than read,
+  since they would spend the same budget. Any other exception marks the stream
+  ``failed`` and the run **goes on** with the next stream: streams fill separate tables,
+  so a broken one (a permission error on one object, a bad record) must not starve the
+  others. A ``BaseException`` (interrupt, exit, a killed process) is not caught: the
+  stream stays ``running`` with its last committed cursor, and the next run resumes there.
+* ``last_error`` holds the exception's type and message only, never a traceback or its
+  chained causes, where client libraries keep request headers and tokens.
+
+The caller owns the connector: ``sync_connection`` never closes it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy.exc import StatementError
+
+from connectors.base import ApiUsage, Connector, Stream, SyncStopped
+from connectors.records import Checkpoint, Record
+from service.store import sync_state
+from service.store.engine import Store
+from service.store.models import SyncStatus, utcnow
+from service.store.sync_state import RunCounts
+from service.store.upserts import RecordBatch
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[str, int], None]
+"""Called with (stream name, records read so far) after every write."""
+
+_MAX_ERROR_LENGTH = 1000
+
+
+class StreamStatus(StrEnum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    STOPPED = "stopped"
+    SKIPPED = "skipped"  # not read: an earlier stream stopped the run
+
+
+@dataclass
+class StreamReport:
+    stream: str
+    status: StreamStatus
+    counts: RunCounts = field(default_factory=RunCounts)
+    error: str | None = None
+    """Why the stream did not succeed: the exception (failed) or the stop reason."""
+
+
+@dataclass
+class SyncReport:
+    connection_id: int
+    full: bool
+    started_at: datetime
+    finished_at: datetime | None = None
+    streams: list[StreamReport] = field(default_factory=list)
+    usage: ApiUsage | None = None
+    """The connector's own usage figures at the end of the run."""
+
+    @property
+    def status(self) -> StreamStatus:
+        """``failed`` if any stream failed, else ``stopped`` if one stopped, else success."""
+        for status in (StreamStatus.FAILED, StreamStatus.STOPPED):
+            if any(report.status is status for report in self.streams):
+                return status
+        return StreamStatus.SUCCEEDED
+
+    @property
+    def api_calls(self) -> int:
+        return sum(report.counts.api_calls for report in self.streams)
+
+    def stream(self, name: str) -> StreamReport:
+        return next(report for report in self.streams if report.stream == name)
+
+
+def sync_connection(
+    store: Store,
+    connection_id: int,
+    connector: Connector,
+    *,
+    full: bool = False,
+    batch_size: int = 1000,
+    progress: Progress | None = None,
+) -> SyncReport:
+    """Sync every stream of ``connector`` into ``connection_id``'s rows; see the module doc.
+
+    ``full`` ignores the saved cursors and rewrites every row read, even unchanged ones.
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    report = SyncReport(connection_id=connection_id, full=full, started_at=utcnow())
+    options = _Options(store, connection_id, connector, full, batch_size, progress)
+    stopped = False
+    for stream in connector.streams():
+        if stopped:
+            result = StreamReport(stream.name, StreamStatus.SKIPPED)
+        else:
+            result = _StreamSync(options, stream).run()
+        stopped = stopped or result.status is StreamStatus.STOPPED
+        report.streams.append(result)
+    report.finished_at = utcnow()
+    report.usage = connector.usage()
+    return report
+
+
+def describe_error(error: BaseException) -> str:
+    """``Type: message``, capped; database errors name the driver's error, not the SQL."""
+    if isinstance(error, StatementError) and error.orig is not None:
+        error = error.orig
+    message = str(error).strip()
+    text = f"{type(error).__name__}: {message}" if message else type(error).__name__
+    return text[:_MAX_ERROR_LENGTH]
+
+
+@dataclass(frozen=True)
+class _Options:
+    store: Store
+    connection_id: int
+    connector: Connector
+    full: bool
+    batch_size: int
+    progress: Progress | None
+
+
+class _StreamSync:
+    """One run of one stream: reads, writes in batches, and records how it ended."""
+
+    def __init__(self, options: _Options, stream: Stream) -> None:
+        self.options = options
+        self.stream = stream
+        self.counts = RunCounts()
+        self.batch = RecordBatch()
+        self._calls_before = 0
+
+    def run(self) -> StreamReport:
+        options, name = self.options, self.stream.name
+        with options.store.unit_of_work() as session:
+            cursor = sync_state.begin_run(session, options.connection_id, name, now=utcnow())
+        self._calls_before = options.connector.usage().calls
+        try:
+            self._copy(None if options.full else cursor)
+        except SyncStopped as stop:
+            return self._end(StreamStatus.STOPPED, stop.reason)
+        except Exception as exc:  # recorded as failed; the other streams go on
+            return self._end(StreamStatus.FAILED, describe_error(exc))
+        logger.info("synced %s: %s", name, self.counts)
+        return StreamReport(name, StreamStatus.SUCCEEDED, self.counts)
+
+    def _copy(self, cursor: Mapping[str, Any] | None) -> None:
+        """Read the stream, writing at every checkpoint and every ``batch_size`` records."""
+        items = self.options.connector.read(self.stream, cursor)
+        try:
+            for item in items:
+                if isinstance(item, Checkpoint):
+                    self._write(cursor=item.cursor)
+                    continue
+                self.batch.add(item)
+                self.counts.records_read += 1
+                if len(self.batch) >= self.options.batch_size:
+                    self._write()  # early, without a cursor: a re-read is harmless
+        finally:
+            _close(items)
+        self._write(finished=True)
+
+    def _write(self, *, cursor: Mapping[str, Any] | None = None, finished: bool = False) -> None:
+        """One transaction: the batch, the counters, the cursor if given, the end if last."""
+        options, name, now = self.options, self.stream.name, utcnow()
+        with options.store.unit_of_work() as session:
+            upserted, deleted = self.batch.write(
+                session, options.connection_id, now=now, force=options.full
+            )
+            counts = self._counts(upserted, deleted)
+            sync_state.save_progress(session, options.connection_id, name, counts, cursor=cursor)
+            if finished:
+                sync_state.finish_run(
+                    session, options.connection_id, name, SyncStatus.SUCCEEDED, counts, now=now
+                )
+        self.counts = counts  # only once committed
+        self.batch.clear()
+        if options.progress is not None:
+            options.progress(name, counts.records_read)
+
+    def _end(self, status: StreamStatus, error: str) -> StreamReport:
+        """Record a stopped or failed run; the committed cursor and rows stay as they are."""
+        self.counts = self._counts(0, 0)
+        logger.warning("sync of %s %s: %s", self.stream.name, status.value, error)
+        with self.options.store.unit_of_work() as session:
+            sync_state.finish_run(
+                session,
+                self.options.connection_id,
+                self.stream.name,
+                SyncStatus(status.value),
+                self.counts,
+                now=utcnow(),
+                error=error,
+            )
+        return StreamReport(self.stream.name, status, self.counts, error)
+
+    def _counts(self, upserted: int, deleted: int) -> RunCounts:
+        """The run's counts with a write's results added and the API calls brought up to date."""
+        counts = self.counts
+        return RunCounts(
+            records_read=counts.records_read,
+            records_upserted=counts.records_upserted + upserted,
+            records_deleted=counts.records_deleted + deleted,
+            api_calls=self.options.connector.usage().calls - self._calls_before,
+        )
+
+
+def _close(items: Iterator[Record | Checkpoint]) -> None:
+    """Close a connector's generator at once (not at garbage collection) when a loop ends.
+
+    A generator's ``finally`` blocks release the connector's resources (open query
+    cursors, HTTP responses); a plain iterator has nothing to close.
+    """
+    close = getattr(items, "close", None)
+    if callable(close):
+        close()

@@ -1,0 +1,183 @@
+"""``driftcoach connections ...`` and ``driftcoach sync``: set up CRM connections and pull.
+
+Kept apart from :mod:`service.cli` so the root command stays a table of contents.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+
+from service.bootstrap import ConfigurationError, build_connector, salesforce_config
+from service.settings import SalesforceSettings, Settings
+from service.store import Store
+from service.store.connections import (
+    ConnectionExists,
+    add_connection,
+    find_connection,
+    list_connections,
+)
+from service.store.models import CrmKind
+from service.sync import SyncReport, sync_connection
+
+connections_app = typer.Typer(help="The CRM orgs driftcoach syncs.", no_args_is_help=True)
+add_app = typer.Typer(help="Add a connection.", no_args_is_help=True)
+connections_app.add_typer(add_app, name="add")
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    settings = ctx.find_root().obj
+    if not isinstance(settings, Settings):  # pragma: no cover - set by the root callback
+        raise RuntimeError("settings missing")
+    return settings
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    return typer.Exit(code=1)
+
+
+@add_app.command("salesforce")
+def add_salesforce(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="A name for this org, e.g. acme-prod.")],
+    auth_method: Annotated[
+        str, typer.Option(help="client_credentials, password, jwt_bearer or session.")
+    ] = "client_credentials",
+    login_url: Annotated[str | None, typer.Option(help="My Domain or login URL.")] = None,
+    token_url: Annotated[str | None, typer.Option(help="OAuth token URL if not standard.")] = None,
+    instance_url: Annotated[str | None, typer.Option(help="Needed for session auth.")] = None,
+    client_id: Annotated[str | None, typer.Option(help="Connected app consumer key.")] = None,
+    username: Annotated[str | None, typer.Option(help="For password and JWT auth.")] = None,
+    ca_bundle: Annotated[Path | None, typer.Option(help="Extra CA bundle (the sandbox's).")] = None,
+    history_days: Annotated[int, typer.Option(help="How far back a first sync reads.")] = 400,
+    budget_share: Annotated[
+        float, typer.Option(help="Share of the daily API allocation one run may use.")
+    ] = 0.10,
+) -> None:
+    """Add a Salesforce org. Secrets come from DRIFTCOACH_SALESFORCE__* settings."""
+    options: dict[str, Any] = {
+        "auth_method": auth_method,
+        "history_days": history_days,
+        "budget_share": budget_share,
+    }
+    for key, value in {
+        "login_url": login_url,
+        "token_url": token_url,
+        "instance_url": instance_url,
+        "client_id": client_id,
+        "username": username,
+        "ca_bundle": str(ca_bundle.resolve()) if ca_bundle else None,
+    }.items():
+        if value is not None:
+            options[key] = value
+    _validate_salesforce(options)
+    store = Store.from_settings(_settings(ctx))
+    try:
+        with store.unit_of_work() as session:
+            connection = add_connection(session, name, CrmKind.SALESFORCE, options)
+            typer.echo(f"added connection {connection.name} (id {connection.id})")
+    except ConnectionExists as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        store.dispose()
+
+
+def _validate_salesforce(options: dict[str, Any]) -> None:
+    """Check the options now, with stand-in secrets: real ones are read at sync time."""
+    names = ("client_secret", "password", "session_id", "private_key_path")
+    stand_in = SalesforceSettings.model_validate(dict.fromkeys(names, "stand-in"))
+    try:
+        salesforce_config(options, stand_in)
+    except (ConfigurationError, ValidationError) as exc:
+        raise _fail(f"invalid Salesforce connection: {exc}") from None
+
+
+@connections_app.command("list")
+def list_command(ctx: typer.Context) -> None:
+    """List connections with their CRM and options (never secrets)."""
+    store = Store.from_settings(_settings(ctx))
+    try:
+        with store.unit_of_work() as session:
+            for connection in list_connections(session):
+                state = "enabled" if connection.enabled else "disabled"
+                typer.echo(f"{connection.name}\t{connection.crm}\t{state}\t{connection.config}")
+    finally:
+        store.dispose()
+
+
+def sync_command(
+    ctx: typer.Context,
+    connection: Annotated[
+        str | None, typer.Option(help="Sync only this connection (default: all enabled).")
+    ] = None,
+    full: Annotated[bool, typer.Option(help="Ignore cursors and rewrite everything.")] = False,
+) -> None:
+    """Pull changes from the CRMs into the store, resuming from the saved cursors."""
+    settings = _settings(ctx)
+    store = Store.from_settings(settings)
+    try:
+        with store.unit_of_work() as session:
+            if connection is not None:
+                found = find_connection(session, connection)
+                if found is None:
+                    raise _fail(f"no connection named {connection!r}")
+                targets = [found]
+            else:
+                targets = list_connections(session, enabled_only=True)
+        if not targets:
+            raise _fail("no connections: add one with 'driftcoach connections add'")
+        failed = False
+        for target in targets:
+            try:
+                connector = build_connector(target, settings)
+            except (ConfigurationError, ValidationError) as exc:
+                raise _fail(f"{target.name}: {exc}") from None
+            try:
+                report = sync_connection(
+                    store, target.id, connector, full=full, progress=_Progress(target.name)
+                )
+            finally:
+                connector.close()
+            typer.echo(format_report(target.name, report))
+            failed = failed or report.status == "failed"
+        if failed:
+            raise typer.Exit(code=1)
+    finally:
+        store.dispose()
+
+
+class _Progress:
+    """Prints records per stream at most every two seconds on stderr (long runs only)."""
+
+    def __init__(self, connection: str) -> None:
+        self.connection = connection
+        self._last = time.monotonic()
+
+    def __call__(self, stream: str, records: int) -> None:
+        now = time.monotonic()
+        if now - self._last >= 2:
+            self._last = now
+            typer.echo(f"{self.connection}: {stream} {records} records...", err=True)
+
+
+def format_report(name: str, report: SyncReport) -> str:
+    """A per-stream table and the run's status and API calls."""
+    lines = [f"{name}: {report.status} ({'full' if report.full else 'incremental'})"]
+    lines.append(f"  {'stream':<22}{'status':<11}{'read':>9}{'upserted':>10}{'deleted':>9}")
+    for stream in report.streams:
+        counts = stream.counts
+        lines.append(
+            f"  {stream.stream:<22}{stream.status:<11}{counts.records_read:>9}"
+            f"{counts.records_upserted:>10}{counts.records_deleted:>9}"
+            + (f"  {stream.error}" if stream.error else "")
+        )
+    usage = report.usage
+    if usage is not None:
+        daily = f", daily usage {usage.daily_used}/{usage.daily_limit}" if usage.daily_limit else ""
+        lines.append(f"  API calls {usage.calls} (retries {usage.retries}){daily}")
+    return "\n".join(lines)
