@@ -301,13 +301,17 @@ class Quota(Base):
     __tablename__ = "quotas"
     __table_args__ = (
         UniqueConstraint("connection_id", "crm_id", name="uq_quotas_connection_id_crm_id"),
-        UniqueConstraint(
+        # Sales ops set one quota per rep and period; a CRM may hold several (Salesforce
+        # keeps one ForecastingQuota per forecast type), each with its own crm_id.
+        Index(
+            "uq_quotas_api_rep_period",
             "connection_id",
             "rep_crm_id",
             "period_start",
             "period_end",
-            "source",
-            name="uq_quotas_rep_period_source",
+            unique=True,
+            sqlite_where=text("source = 'api'"),
+            postgresql_where=text("source = 'api'"),
         ),
         CheckConstraint("period_end >= period_start", name="period_ordered"),
         CheckConstraint("amount >= 0", name="amount_not_negative"),

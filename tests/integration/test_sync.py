@@ -371,16 +371,26 @@ def test_a_database_error_fails_the_stream_and_keeps_its_committed_rows(
     store: Store, connection_id: int
 ):
     fake, clock = _fake(n=12)
-    twin = rec.Quota("q-twin", "u1", date(2026, 1, 1), date(2026, 3, 31), Decimal(1),
-                     modified_at=clock.tick())  # fmt: skip
-    fake.put(twin)  # same rep and period as q1: the store refuses it
+    negative = rec.Quota("q-bad", "u1", date(2026, 1, 1), date(2026, 3, 31), Decimal(-1),
+                         modified_at=clock.tick())  # fmt: skip
+    fake.put(negative)  # the store's CHECK constraint refuses it
     report = _sync(store, connection_id, fake)
     failed = report.stream("quotas")
     assert failed.status is StreamStatus.FAILED
     assert failed.error is not None
-    assert failed.error.startswith(("IntegrityError", "UniqueViolation"))
+    assert failed.error.startswith(("IntegrityError", "CheckViolation"))
     assert "INSERT" not in failed.error
     assert len(_rows(store, TABLES[Entity.QUOTA])) == 10  # the first page's checkpoint held
+
+
+def test_a_crm_may_hold_several_quotas_for_one_rep_and_period(store: Store, connection_id: int):
+    fake, clock = _fake(n=12)
+    twin = rec.Quota("q-twin", "u1", date(2026, 1, 1), date(2026, 3, 31), Decimal(1),
+                     modified_at=clock.tick())  # fmt: skip
+    fake.put(twin)  # same rep and period as q1, another forecast type in Salesforce terms
+    report = _sync(store, connection_id, fake)
+    assert report.stream("quotas").status is StreamStatus.SUCCEEDED
+    assert_store_equals_fake(store, fake, connection_id)
 
 
 # ------------------------------------------------------------------------------ scale
