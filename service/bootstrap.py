@@ -17,13 +17,13 @@ from connectors.salesforce import SalesforceConfig, SalesforceConnector
 from service.settings import SalesforceSettings, Settings
 from service.store.models import Connection, CrmKind
 
-SALESFORCE_AUTH_FIELDS: dict[str, tuple[str, ...]] = {
-    "client_credentials": ("client_id", "client_secret"),
-    "password": ("client_id", "client_secret", "username", "password", "security_token"),
-    "jwt_bearer": ("client_id", "username", "private_key_path"),
-    "session": ("session_id", "refresh_token", "client_id", "client_secret"),
+# Per login method: (required fields, optional fields).
+SALESFORCE_AUTH_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "client_credentials": (("client_id", "client_secret"), ()),
+    "password": (("client_id", "client_secret", "username", "password"), ("security_token",)),
+    "jwt_bearer": (("client_id", "username", "private_key_path"), ()),
+    "session": (("session_id",), ("refresh_token", "client_id", "client_secret")),
 }
-_OPTIONAL = frozenset({"security_token", "refresh_token", "client_id", "client_secret"})
 
 
 class ConfigurationError(ValueError):
@@ -39,10 +39,11 @@ def salesforce_config(options: Mapping[str, Any], secrets: SalesforceSettings) -
         raise ConfigurationError(
             f"auth_method must be one of {', '.join(SALESFORCE_AUTH_FIELDS)}, not {method!r}"
         )
+    required, optional = fields
     auth: dict[str, Any] = {"method": method}
-    for name in fields:
+    for name in (*required, *optional):
         value = values.pop(name, None) or _secret_value(getattr(secrets, name, None))
-        if value is None and name not in _OPTIONAL:
+        if value is None and name in required:
             variable = f"DRIFTCOACH_SALESFORCE__{name.upper()}"
             raise ConfigurationError(f"{method} needs {name}: set {variable}")
         if value is not None:

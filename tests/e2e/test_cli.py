@@ -109,3 +109,31 @@ def test_demo_syncs_the_sandbox_into_a_fresh_store_and_prints_its_tables(tmp_pat
 def test_group_without_a_command_shows_help(args: list[str]):
     result = run(*args)
     assert "Usage" in result.stdout + result.stderr
+
+
+def test_connections_are_added_listed_and_refused_when_invalid(tmp_path: Path):
+    env = {"DRIFTCOACH_DATABASE_URL": f"sqlite:///{tmp_path / 's.db'}"}
+    assert run("db", "upgrade", env=env).returncode == 0
+    added = run(
+        "connections", "add", "salesforce", "acme", "--client-id", "3MVGabc",
+        "--login-url", "https://acme.my.salesforce.com", env=env,
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    listed = run("connections", "list", env=env)
+    assert "acme\tsalesforce\tenabled" in listed.stdout
+    twice = run("connections", "add", "salesforce", "acme", "--client-id", "x", env=env)
+    assert twice.returncode == 1
+    assert "exists already" in twice.stderr
+    bad = run("connections", "add", "salesforce", "b", "--auth-method", "magic", env=env)
+    assert bad.returncode == 1
+    assert "auth_method must be one of" in bad.stderr
+
+
+def test_sync_without_secrets_names_the_missing_setting(tmp_path: Path):
+    env = {"DRIFTCOACH_DATABASE_URL": f"sqlite:///{tmp_path / 's.db'}"}
+    run("db", "upgrade", env=env)
+    run("connections", "add", "salesforce", "acme", "--client-id", "x", env=env)
+    result = run("sync", env=env)
+    assert result.returncode == 1
+    assert "DRIFTCOACH_SALESFORCE__CLIENT_SECRET" in result.stderr
+    assert "Traceback" not in result.stderr
