@@ -8,12 +8,13 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check --quiet
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test lint typecheck unit integration e2e clean
+.PHONY: help demo test lint typecheck unit integration e2e bench clean
 
 help:
 	@echo "make demo   - sandbox CRM, sync, rules and write-back on a fresh SQLite store"
 	@echo "make test   - ruff, mypy and the whole pytest suite (SQLite and PostgreSQL)"
 	@echo "make lint | typecheck | unit | integration | e2e - one part of 'make test'"
+	@echo "make bench  - sync benchmarks against the sandbox (SQLite and PostgreSQL, ~15 min)"
 	@echo "make clean  - remove .venv and caches"
 
 $(BIN)/python:
@@ -50,6 +51,9 @@ e2e: $(VENV)/.installed-test
 
 test: lint typecheck $(VENV)/.installed-test
 	$(BIN)/pytest
+
+bench: $(VENV)/.installed-test
+	$(BIN)/python -m bench.sync_salesforce --backend both
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis driftcoach-demo.db*

@@ -99,7 +99,7 @@ def sync_connection(
     connector: Connector,
     *,
     full: bool = False,
-    batch_size: int = 1000,
+    batch_size: int = 5000,
     progress: Progress | None = None,
 ) -> SyncReport:
     """Sync every stream of ``connector`` into ``connection_id``'s rows; see the module doc.

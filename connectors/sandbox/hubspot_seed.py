@@ -41,7 +41,12 @@ MEETING_OUTCOMES = {"Held": "COMPLETED", "No show": "NO_SHOW"}
 def load_org(
     state: HubSpotState, org: SalesOrg, *, owners: Collection[str] | None = None
 ) -> dict[str, str]:
-    """Load ``org`` (only what ``owners`` own, if given); returns neutral id -> HubSpot id."""
+    """Load ``org`` (only what ``owners`` own, if given); returns neutral id -> HubSpot id.
+
+    Times later than the sandbox's "now" (a rep's afternoon when the org ends today) are
+    clamped to now: a CRM never stamps a record in the future.
+    """
+    now = state.clock.now()
     ids: dict[str, str] = {}
     teams = {team.id: state.add_team(team.name) for team in org.teams}
     for user in org.users:
@@ -59,14 +64,14 @@ def load_org(
         )
     for deal in org.deals:
         if deal.owner_id in ids:
-            ids[deal.id] = _load_deal(state, deal, ids)
+            ids[deal.id] = _load_deal(state, deal, ids, now)
     for activity in org.activities:
         if activity.owner_id in ids:
-            _load_activity(state, activity, ids)
+            _load_activity(state, activity, ids, now)
     return ids
 
 
-def _load_deal(state: HubSpotState, deal: Deal, ids: dict[str, str]) -> str:
+def _load_deal(state: HubSpotState, deal: Deal, ids: dict[str, str], now: datetime) -> str:
     qualification = deal.qualification
     properties = {
         "dealname": deal.name,
@@ -87,19 +92,23 @@ def _load_deal(state: HubSpotState, deal: Deal, ids: dict[str, str]) -> str:
         "closedate": [],
     }
     for change in deal.history:
+        at = min(change.at, now)
         if change.stage_key is not None:
-            history["dealstage"].append((DEAL_STAGES[change.stage_key], change.at))
+            history["dealstage"].append((DEAL_STAGES[change.stage_key], at))
         if change.amount is not None:
-            history["amount"].append((_money(change.amount), change.at))
+            history["amount"].append((_money(change.amount), at))
         if change.close_date is not None:
-            history["closedate"].append((_timestamp(_midnight(change.close_date)), change.at))
-    updated = deal.history[-1].at if deal.history else deal.created_at
+            history["closedate"].append((_timestamp(_midnight(change.close_date)), at))
+    updated = min(deal.history[-1].at if deal.history else deal.created_at, now)
+    created = min(deal.created_at, now)
     return state.import_object(
-        "deals", properties, created_at=deal.created_at, updated_at=updated, history=history
+        "deals", properties, created_at=created, updated_at=updated, history=history
     )
 
 
-def _load_activity(state: HubSpotState, activity: Activity, ids: dict[str, str]) -> None:
+def _load_activity(
+    state: HubSpotState, activity: Activity, ids: dict[str, str], now: datetime
+) -> None:
     kind = activity.kind
     properties: dict[str, str | None] = {
         "hs_timestamp": _timestamp(activity.occurred_at),
@@ -109,7 +118,10 @@ def _load_activity(state: HubSpotState, activity: Activity, ids: dict[str, str])
     associations = {"deals": [ids[activity.deal_id]]} if activity.deal_id in ids else None
     object_type = {"call": "calls", "email": "emails", "meeting": "meetings"}.get(kind, f"{kind}s")
     state.import_object(
-        object_type, properties, created_at=activity.occurred_at, associations=associations
+        object_type,
+        properties,
+        created_at=min(activity.occurred_at, now),
+        associations=associations,
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
 import pytest
@@ -19,9 +19,12 @@ from simple_salesforce.exceptions import (
     SalesforceResourceNotFound,
 )
 
+from connectors.sandbox.clock import SandboxClock
 from connectors.sandbox.faults import FaultConfig
-from connectors.sandbox.org import OrgSpec
+from connectors.sandbox.org import OrgSpec, generate_org
 from connectors.sandbox.runner import Sandbox, SandboxInfo, SandboxOptions
+from connectors.sandbox.salesforce import seed
+from connectors.sandbox.salesforce.state import SalesforceState
 
 SMALL_ORG = OrgSpec(seed=11, managers=1, reps=4, months=3, deal_scale=0.5)
 
@@ -419,3 +422,17 @@ def test_same_seed_loads_the_same_org():
             sandbox.stop()
     assert loaded[0] == loaded[1]
     assert len(loaded[0][0]) > 1_000
+
+
+def test_an_org_ending_today_has_no_record_stamped_in_the_future():
+    org = generate_org(
+        OrgSpec(seed=3, managers=1, reps=4, months=3, deal_scale=0.3, as_of=date.today())  # noqa: DTZ011
+    )
+    state = SalesforceState(SandboxClock())
+    seed.load_org(state, org)
+    now = state.clock.now()
+    for sobject in ("Opportunity", "OpportunityHistory", "Task", "Event"):
+        stamps = [
+            row["SystemModstamp"] for row in state.records.rows(sobject, include_deleted=True)
+        ]
+        assert max(stamps) <= now, sobject

@@ -141,11 +141,13 @@ class RecordStore:
                 self._sequence[spec.key_prefix] += 1
                 record_id = make_id(spec.key_prefix, self._sequence[spec.key_prefix])
                 row = {**template, **values, "Id": record_id}
-                row["CreatedDate"] = row["CreatedDate"] or now
-                modified = row.get("LastModifiedDate") or row["CreatedDate"]
+                # A CRM never stamps a record in the future: activities the generator
+                # places later today (in a rep's afternoon) exist only from "now".
+                row["CreatedDate"] = min(row["CreatedDate"] or now, now)
+                modified = min(row.get("LastModifiedDate") or row["CreatedDate"], now)
                 if tracks_modification:
                     row["LastModifiedDate"] = modified
-                row["SystemModstamp"] = row["SystemModstamp"] or modified
+                row["SystemModstamp"] = min(row["SystemModstamp"] or modified, now)
                 _derive(spec, row)
                 table[record_id] = row
                 ids.append(record_id)
