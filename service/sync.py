@@ -27,7 +27,7 @@ The caller owns the connector: ``sync_connection`` never closes it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -36,7 +36,8 @@ from typing import Any
 from sqlalchemy.exc import StatementError
 
 from connectors.base import ApiUsage, Connector, Stream, SyncStopped
-from connectors.records import Checkpoint, Record
+from connectors.records import Checkpoint
+from service.prefetch import Prefetched
 from service.store import sync_state
 from service.store.engine import Store
 from service.store.models import SyncStatus, utcnow
@@ -168,7 +169,10 @@ class _StreamSync:
 
     def _copy(self, cursor: Mapping[str, Any] | None) -> None:
         """Read the stream, writing at every checkpoint and every ``batch_size`` records."""
-        items = self.options.connector.read(self.stream, cursor)
+        items = Prefetched(
+            self.options.connector.read(self.stream, cursor),
+            flush_on=lambda item: isinstance(item, Checkpoint),
+        )
         try:
             for item in items:
                 if isinstance(item, Checkpoint):
@@ -179,7 +183,7 @@ class _StreamSync:
                 if len(self.batch) >= self.options.batch_size:
                     self._write()  # early, without a cursor: a re-read is harmless
         finally:
-            _close(items)
+            items.close()
         self._write(finished=True)
 
     def _write(self, *, cursor: Mapping[str, Any] | None = None, finished: bool = False) -> None:
@@ -225,14 +229,3 @@ class _StreamSync:
             records_deleted=counts.records_deleted + deleted,
             api_calls=self.options.connector.usage().calls - self._calls_before,
         )
-
-
-def _close(items: Iterator[Record | Checkpoint]) -> None:
-    """Close a connector's generator at once (not at garbage collection) when a loop ends.
-
-    A generator's ``finally`` blocks release the connector's resources (open query
-    cursors, HTTP responses); a plain iterator has nothing to close.
-    """
-    close = getattr(items, "close", None)
-    if callable(close):
-        close()

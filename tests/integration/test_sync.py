@@ -20,6 +20,7 @@ from connectors import records as rec
 from connectors.base import SyncStopped
 from connectors.fake import DEFAULT_STREAMS, FakeConnector, SimulatedCrash
 from connectors.records import ActivityKind, Deletion, Entity, StageCategory
+from service.prefetch import MAX_AHEAD
 from service.store import Store
 from service.store.models import Connection, CrmKind, QuotaSource, SyncState, SyncStatus
 from service.store.upserts import TABLES, RecordBatch
@@ -436,6 +437,7 @@ def test_a_large_stream_syncs_without_holding_its_records(store: Store, connecti
     with store.unit_of_work() as session:
         stored = session.scalar(select(func.count()).select_from(TABLES[Entity.ACTIVITY]))
     assert stored == count
-    assert max(ahead) == 0  # each write happened before the next record was even made
+    # The reader runs ahead of the writer by a bounded amount, never by the whole stream.
+    assert max(ahead) <= MAX_AHEAD
     assert len(ahead) == count // batch_size + count // page_size + 1  # batches, pages, end
-    assert _CountedActivity.most_alive <= batch_size + 1  # never more than one batch held
+    assert _CountedActivity.most_alive <= batch_size + MAX_AHEAD + 1  # memory stays flat
