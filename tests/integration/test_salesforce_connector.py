@@ -45,7 +45,8 @@ from connectors.salesforce import (
 from connectors.salesforce.config import AuthConfig
 from connectors.sandbox.faults import FaultConfig
 from connectors.sandbox.org import OrgSpec
-from connectors.sandbox.runner import Sandbox, SandboxInfo, SandboxOptions
+from connectors.sandbox.runner import Sandbox, SandboxInfo
+from tests.integration.salesforce_sandbox import reset, running_salesforce, trusted_session
 
 SMALL_ORG = OrgSpec(seed=11, managers=1, reps=4, months=3, deal_scale=0.5)
 FAST_RETRY = RetryPolicy(attempts=6, base_delay_seconds=0.01, max_delay_seconds=0.05)
@@ -54,10 +55,8 @@ QUERY_ALL = {"Opportunity", "OpportunityHistory", "Task", "Event"}
 
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[Sandbox]:
-    running = Sandbox(SandboxOptions(org=SMALL_ORG, placement="salesforce"))
-    running.start()
-    yield running
-    running.stop()
+    with running_salesforce(SMALL_ORG) as running:
+        yield running
 
 
 @pytest.fixture
@@ -68,7 +67,7 @@ def info(sandbox: Sandbox) -> Iterator[SandboxInfo]:
     sandbox.clock.set(datetime.combine(SMALL_ORG.as_of + timedelta(days=3), time(12), UTC))
     yield sandbox.info
     # Each test leaves the org as it was loaded, with no faults, a clean meter and clock.
-    _http(sandbox.info).post(f"{sandbox.info.salesforce_url}/__sandbox/reset").raise_for_status()
+    reset(sandbox.info)
 
 
 @pytest.fixture(scope="module")
@@ -85,10 +84,7 @@ def private_key_pem() -> str:
 
 
 def _http(info: SandboxInfo) -> requests.Session:
-    session = requests.Session()
-    session.verify = str(info.ca_bundle)
-    session.trust_env = False  # REQUESTS_CA_BUNDLE would override verify (psf/requests#3829)
-    return session
+    return trusted_session(info)
 
 
 def _grant(info: SandboxInfo) -> dict[str, Any]:

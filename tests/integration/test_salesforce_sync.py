@@ -31,7 +31,7 @@ from connectors.salesforce import (
 )
 from connectors.sandbox.faults import FaultConfig
 from connectors.sandbox.org import OrgSpec
-from connectors.sandbox.runner import Sandbox, SandboxInfo, SandboxOptions
+from connectors.sandbox.runner import Sandbox, SandboxInfo
 from service.settings import Settings
 from service.store import Store
 from service.store.connections import add_connection
@@ -45,6 +45,7 @@ from service.store.models import (
     SyncState,
 )
 from service.sync import StreamStatus, sync_connection
+from tests.integration.salesforce_sandbox import reset, running_salesforce, trusted_session
 
 # The org ends today so a first sync's history window holds it whatever the run date.
 ORG = OrgSpec(seed=5, managers=1, reps=4, months=6, deal_scale=0.6, as_of=date.today())  # noqa: DTZ011
@@ -54,10 +55,8 @@ DRIFTCOACH = Path(sys.executable).with_name("driftcoach")
 
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[Sandbox]:
-    running = Sandbox(SandboxOptions(org=ORG, placement="salesforce"))
-    running.start()
-    yield running
-    running.stop()
+    with running_salesforce(ORG) as running:
+        yield running
 
 
 @pytest.fixture
@@ -65,14 +64,11 @@ def info(sandbox: Sandbox) -> Iterator[SandboxInfo]:
     assert sandbox.info is not None
     sandbox.clock.set(datetime.combine(ORG.as_of + timedelta(days=3), time(12), UTC))
     yield sandbox.info
-    _http(sandbox.info).post(f"{sandbox.info.salesforce_url}/__sandbox/reset").raise_for_status()
+    reset(sandbox.info)
 
 
 def _http(info: SandboxInfo) -> requests.Session:
-    session = requests.Session()
-    session.verify = str(info.ca_bundle)
-    session.trust_env = False  # REQUESTS_CA_BUNDLE would override verify (psf/requests#3829)
-    return session
+    return trusted_session(info)
 
 
 def _connector(sandbox: Sandbox, **options: Any) -> SalesforceConnector:

@@ -25,16 +25,15 @@ from connectors.sandbox.org import OrgSpec, generate_org
 from connectors.sandbox.runner import Sandbox, SandboxInfo, SandboxOptions
 from connectors.sandbox.salesforce import seed
 from connectors.sandbox.salesforce.state import SalesforceState
+from tests.integration.salesforce_sandbox import reset, running_salesforce, trusted_session
 
 SMALL_ORG = OrgSpec(seed=11, managers=1, reps=4, months=3, deal_scale=0.5)
 
 
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[Sandbox]:
-    running = Sandbox(SandboxOptions(org=SMALL_ORG, placement="salesforce"))
-    running.start()
-    yield running
-    running.stop()
+    with running_salesforce(SMALL_ORG) as running:
+        yield running
 
 
 @pytest.fixture
@@ -42,16 +41,11 @@ def info(sandbox: Sandbox) -> Iterator[SandboxInfo]:
     assert sandbox.info is not None
     yield sandbox.info
     # Each test leaves the org as it was loaded, with no faults and a clean meter.
-    _session(sandbox.info).post(f"{sandbox.info.salesforce_url}/__sandbox/reset").raise_for_status()
+    reset(sandbox.info)
 
 
 def _session(info: SandboxInfo) -> requests.Session:
-    session = requests.Session()
-    session.verify = str(info.ca_bundle)
-    # requests lets REQUESTS_CA_BUNDLE (set on this machine) override Session.verify
-    # (psf/requests#3829); a client that must trust the sandbox CA has to opt out.
-    session.trust_env = False
-    return session
+    return trusted_session(info)
 
 
 def _token(info: SandboxInfo, **form: str) -> requests.Response:
