@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 
 import service
 from service import demo as demo_module
+from service.cli_support import fail, settings_of
 from service.logs import configure_logging
 from service.settings import Settings, load_settings
 from service.store import migrate
@@ -31,17 +32,6 @@ db_app = typer.Typer(help="Create and migrate the store's schema.", no_args_is_h
 app.add_typer(db_app, name="db")
 app.add_typer(connections_app, name="connections")
 app.command("sync")(sync_command)
-
-
-def _settings(ctx: typer.Context) -> Settings:
-    settings = ctx.find_root().obj
-    assert isinstance(settings, Settings)  # set by the root callback  # noqa: S101
-    return settings
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    return typer.Exit(code=1)
 
 
 @app.callback()
@@ -67,7 +57,7 @@ def _root(
     try:
         settings = load_settings(**overrides)
     except ValidationError as exc:
-        raise _fail(f"invalid settings:\n{exc}") from None
+        raise fail(f"invalid settings:\n{exc}") from None
     configure_logging(settings.log_level)
     ctx.obj = settings
 
@@ -84,11 +74,11 @@ def db_upgrade(
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
 ) -> None:
     """Migrate the store up to REVISION (default: the newest)."""
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     try:
         migrate.upgrade(settings, revision)
     except OperationalError as exc:
-        raise _fail(f"cannot reach the store: {exc.orig}") from None
+        raise fail(f"cannot reach the store: {exc.orig}") from None
     typer.echo(f"{_where(settings)} is at {_current(settings)}")
 
 
@@ -100,22 +90,22 @@ def db_downgrade(
     ],
 ) -> None:
     """Migrate the store down to REVISION. This drops data: there is no default target."""
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     try:
         migrate.downgrade(settings, revision)
     except OperationalError as exc:
-        raise _fail(f"cannot reach the store: {exc.orig}") from None
+        raise fail(f"cannot reach the store: {exc.orig}") from None
     typer.echo(f"{_where(settings)} is at {_current(settings)}")
 
 
 @db_app.command("current")
 def db_current(ctx: typer.Context) -> None:
     """Print the store's schema revision and whether it is up to date."""
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     try:
         current = _current(settings)
     except OperationalError as exc:
-        raise _fail(f"cannot reach the store: {exc.orig}") from None
+        raise fail(f"cannot reach the store: {exc.orig}") from None
     head = migrate.head_revision()
     state = "up to date" if current == head else f"behind head {head}: run 'driftcoach db upgrade'"
     typer.echo(f"{current} ({state})")
@@ -164,7 +154,7 @@ def sandbox(
     from service.sandbox import run_until_stopped
 
     if placement not in ("salesforce", "hubspot", "split"):
-        raise _fail("--placement must be salesforce, hubspot or split")
+        raise fail("--placement must be salesforce, hubspot or split")
     try:
         spec = OrgSpec(
             seed=seed,
@@ -176,12 +166,12 @@ def sandbox(
             as_of=date.fromisoformat(as_of) if as_of else date.today(),  # noqa: DTZ011
         )
     except ValueError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     try:
         sf_faults = FaultConfig.model_validate_json(salesforce_faults or "{}")
         hs_faults = FaultConfig.model_validate_json(hubspot_faults or "{}")
     except FaultsError as exc:
-        raise _fail(f"invalid faults: {exc}") from None
+        raise fail(f"invalid faults: {exc}") from None
     options = SandboxOptions(
         org=spec,
         placement=placement,  # type: ignore[arg-type]
@@ -210,7 +200,7 @@ def demo(
     ] = Path("driftcoach-demo.db"),
 ) -> None:
     """Run the whole cycle on a fresh SQLite store and print what it holds."""
-    report = demo_module.run(_settings(ctx), path)
+    report = demo_module.run(settings_of(ctx), path)
     typer.echo(report)
 
 

@@ -13,7 +13,8 @@ import typer
 from pydantic import ValidationError
 
 from service.bootstrap import ConfigurationError, build_connector, salesforce_config
-from service.settings import SalesforceSettings, Settings
+from service.cli_support import fail, settings_of
+from service.settings import SalesforceSettings
 from service.store import Store
 from service.store.connections import (
     ConnectionExists,
@@ -27,18 +28,6 @@ from service.sync import SyncReport, sync_connection
 connections_app = typer.Typer(help="The CRM orgs driftcoach syncs.", no_args_is_help=True)
 add_app = typer.Typer(help="Add a connection.", no_args_is_help=True)
 connections_app.add_typer(add_app, name="add")
-
-
-def _settings(ctx: typer.Context) -> Settings:
-    settings = ctx.find_root().obj
-    if not isinstance(settings, Settings):  # pragma: no cover - set by the root callback
-        raise RuntimeError("settings missing")
-    return settings
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    return typer.Exit(code=1)
 
 
 @add_app.command("salesforce")
@@ -76,13 +65,13 @@ def add_salesforce(
         if value is not None:
             options[key] = value
     _validate_salesforce(options)
-    store = Store.from_settings(_settings(ctx))
+    store = Store.from_settings(settings_of(ctx))
     try:
         with store.unit_of_work() as session:
             connection = add_connection(session, name, CrmKind.SALESFORCE, options)
             typer.echo(f"added connection {connection.name} (id {connection.id})")
     except ConnectionExists as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     finally:
         store.dispose()
 
@@ -94,13 +83,13 @@ def _validate_salesforce(options: dict[str, Any]) -> None:
     try:
         salesforce_config(options, stand_in)
     except (ConfigurationError, ValidationError) as exc:
-        raise _fail(f"invalid Salesforce connection: {exc}") from None
+        raise fail(f"invalid Salesforce connection: {exc}") from None
 
 
 @connections_app.command("list")
 def list_command(ctx: typer.Context) -> None:
     """List connections with their CRM and options (never secrets)."""
-    store = Store.from_settings(_settings(ctx))
+    store = Store.from_settings(settings_of(ctx))
     try:
         with store.unit_of_work() as session:
             for connection in list_connections(session):
@@ -118,25 +107,25 @@ def sync_command(
     full: Annotated[bool, typer.Option(help="Ignore cursors and rewrite everything.")] = False,
 ) -> None:
     """Pull changes from the CRMs into the store, resuming from the saved cursors."""
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     store = Store.from_settings(settings)
     try:
         with store.unit_of_work() as session:
             if connection is not None:
                 found = find_connection(session, connection)
                 if found is None:
-                    raise _fail(f"no connection named {connection!r}")
+                    raise fail(f"no connection named {connection!r}")
                 targets = [found]
             else:
                 targets = list_connections(session, enabled_only=True)
         if not targets:
-            raise _fail("no connections: add one with 'driftcoach connections add'")
+            raise fail("no connections: add one with 'driftcoach connections add'")
         failed = False
         for target in targets:
             try:
                 connector = build_connector(target, settings)
             except (ConfigurationError, ValidationError) as exc:
-                raise _fail(f"{target.name}: {exc}") from None
+                raise fail(f"{target.name}: {exc}") from None
             try:
                 report = sync_connection(
                     store, target.id, connector, full=full, progress=_Progress(target.name)

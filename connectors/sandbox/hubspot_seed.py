@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from connectors.sandbox.hubspot import HubSpotState
+from connectors.sandbox.hubspot.values import iso, to_ms
 from connectors.sandbox.org import Activity, Deal, SalesOrg
 
 DEAL_STAGES = {
@@ -156,9 +157,7 @@ def _engagement_properties(activity: Activity) -> dict[str, str | None]:
 
 
 def _timestamp(moment: datetime) -> str:
-    return (
-        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-    )
+    return iso(to_ms(moment))
 
 
 def _midnight(day: date) -> datetime:

@@ -12,7 +12,6 @@ from decimal import Decimal
 from typing import Any, cast
 
 import pytest
-import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr
@@ -83,10 +82,6 @@ def private_key_pem() -> str:
 # ----------------------------------------------------------------------------- helpers
 
 
-def _http(info: SandboxInfo) -> requests.Session:
-    return trusted_session(info)
-
-
 def _grant(info: SandboxInfo) -> dict[str, Any]:
     form = {
         "grant_type": "client_credentials",
@@ -94,7 +89,7 @@ def _grant(info: SandboxInfo) -> dict[str, Any]:
         "client_secret": info.salesforce.client_secret,
     }
     body: dict[str, Any] = (
-        _http(info).post(f"{info.salesforce_url}/services/oauth2/token", data=form).json()
+        trusted_session(info).post(f"{info.salesforce_url}/services/oauth2/token", data=form).json()
     )
     return body
 
@@ -192,7 +187,9 @@ def _money(value: Any) -> Decimal | None:
 def _sf(info: SandboxInfo) -> Salesforce:
     grant = _grant(info)
     return Salesforce(
-        instance_url=grant["instance_url"], session_id=grant["access_token"], session=_http(info)
+        instance_url=grant["instance_url"],
+        session_id=grant["access_token"],
+        session=trusted_session(info),
     )
 
 
@@ -419,7 +416,7 @@ def test_an_incremental_read_yields_what_changed_and_deletions_for_purged_ids(
     created = _sobject(sf, "Task").create({"Subject": "New", "OwnerId": tasks[0]["OwnerId"]})["id"]
     opportunity = next(r for r in _rows(sandbox, "Opportunity") if not r["IsClosed"])
     _sobject(sf, "Opportunity").update(opportunity["Id"], {"StageName": "Closed Won"})
-    purged = _http(info).post(
+    purged = trusted_session(info).post(
         f"{info.salesforce_url}/__sandbox/purge", json={"sobject": "Task", "ids": [hard]}
     )
     assert purged.json() == {"purged": [hard]}

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
@@ -45,7 +44,7 @@ from service.store.models import (
     SyncState,
 )
 from service.sync import StreamStatus, sync_connection
-from tests.integration.salesforce_sandbox import reset, running_salesforce, trusted_session
+from tests.integration.salesforce_sandbox import reset, running_salesforce
 
 # The org ends today so a first sync's history window holds it whatever the run date.
 ORG = OrgSpec(seed=5, managers=1, reps=4, months=6, deal_scale=0.6, as_of=date.today())  # noqa: DTZ011
@@ -65,10 +64,6 @@ def info(sandbox: Sandbox) -> Iterator[SandboxInfo]:
     sandbox.clock.set(datetime.combine(ORG.as_of + timedelta(days=3), time(12), UTC))
     yield sandbox.info
     reset(sandbox.info)
-
-
-def _http(info: SandboxInfo) -> requests.Session:
-    return trusted_session(info)
 
 
 def _connector(sandbox: Sandbox, **options: Any) -> SalesforceConnector:

@@ -44,12 +44,8 @@ def info(sandbox: Sandbox) -> Iterator[SandboxInfo]:
     reset(sandbox.info)
 
 
-def _session(info: SandboxInfo) -> requests.Session:
-    return trusted_session(info)
-
-
 def _token(info: SandboxInfo, **form: str) -> requests.Response:
-    return _session(info).post(f"{info.salesforce_url}/services/oauth2/token", data=form)
+    return trusted_session(info).post(f"{info.salesforce_url}/services/oauth2/token", data=form)
 
 
 def _sobject(sf: Salesforce, name: str) -> SFType:
@@ -74,7 +70,9 @@ def _client(info: SandboxInfo) -> Salesforce:
         client_secret=info.salesforce.client_secret,
     ).json()
     return Salesforce(
-        instance_url=grant["instance_url"], session_id=grant["access_token"], session=_session(info)
+        instance_url=grant["instance_url"],
+        session_id=grant["access_token"],
+        session=trusted_session(info),
     )
 
 
@@ -106,7 +104,7 @@ def test_client_credentials_password_and_refresh_grants_issue_working_tokens(inf
         sf = Salesforce(
             instance_url=body["instance_url"],
             session_id=body["access_token"],
-            session=_session(info),
+            session=trusted_session(info),
         )
         assert sf.query("SELECT COUNT() FROM User")["totalSize"] > 0
 
@@ -134,7 +132,7 @@ def test_bad_credentials_get_oauth_errors(info: SandboxInfo):
 
 
 def test_versions_are_listed_without_authentication(info: SandboxInfo):
-    versions = _session(info).get(f"{info.salesforce_url}/services/data").json()
+    versions = trusted_session(info).get(f"{info.salesforce_url}/services/data").json()
     assert {"label", "url", "version"} <= set(versions[0])
     assert any(v["version"] == "59.0" for v in versions)
 
@@ -354,7 +352,7 @@ def test_tree_import_resolves_references_and_keeps_audit_dates(info: SandboxInfo
             },
         ]
     }
-    response = _session(info).post(f"{info.salesforce_url}/__sandbox/import", json=tree)
+    response = trusted_session(info).post(f"{info.salesforce_url}/__sandbox/import", json=tree)
     assert response.status_code == 201, response.text
     opp_id = response.json()["results"][1]["id"]
     record = _client(info).query(
@@ -371,7 +369,7 @@ def test_purged_records_leave_query_all_but_stay_in_get_deleted(info: SandboxInf
     sf = _client(info)
     start = datetime.now(UTC) - timedelta(minutes=5)
     task_id = _sobject(sf, "Task").create({"Subject": "Hard delete me"})["id"]
-    purged = _session(info).post(
+    purged = trusted_session(info).post(
         f"{info.salesforce_url}/__sandbox/purge", json={"sobject": "Task", "ids": [task_id]}
     )
     assert purged.json() == {"purged": [task_id]}

@@ -17,6 +17,7 @@ from connectors.sandbox.salesforce.schema import (
     CATALOG,
     ObjectSpec,
     find_object,
+    format_datetime,
     from_json_value,
     to_json_value,
 )
@@ -87,19 +88,19 @@ class SObjectsApi:
     def updated(self, request: Request) -> Response:
         spec, start, end = self._window(request)
         ids = self.state.records.updated_ids(spec.name, start, end)
-        return Response.json(200, {"ids": ids, "latestDateCovered": _sf_datetime(end)})
+        return Response.json(200, {"ids": ids, "latestDateCovered": format_datetime(end)})
 
     def deleted(self, request: Request) -> Response:
         spec, start, end = self._window(request)
         deleted = [
-            {"id": record_id, "deletedDate": _sf_datetime(at)}
+            {"id": record_id, "deletedDate": format_datetime(at)}
             for record_id, at in self.state.records.deleted_between(spec.name, start, end)
         ]
         earliest = self.state.clock.now() - REPLICATION_WINDOW
         body = {
             "deletedRecords": deleted,
-            "earliestDateAvailable": _sf_datetime(earliest),
-            "latestDateCovered": _sf_datetime(end),
+            "earliestDateAvailable": format_datetime(earliest),
+            "latestDateCovered": format_datetime(end),
         }
         return Response.json(200, body)
 
@@ -247,7 +248,3 @@ def _parse_datetime(text: str) -> datetime:
     if value.tzinfo is None:
         raise ValueError("no time zone")
     return value
-
-
-def _sf_datetime(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
