@@ -8,9 +8,10 @@ nothing at all, not even ``synced_at``, and the order in which versions arrive d
 matter. Like every repository, these functions take a session and never commit.
 
 PostgreSQL gets the rows as one array per column (``INSERT ... SELECT unnest(...)``): one
-short statement whatever the batch size. SQLite gets multi-row ``VALUES`` through
-SQLAlchemy's "insertmanyvalues", one statement per 1,000 rows (fewer when SQLite's
-bind-parameter limit requires), so one per batch at the default batch size.
+short statement whatever the batch size. SQLite gets one prepared single-row statement
+run through the driver's ``executemany`` (SQLite has no network round trip to save, and
+re-running a prepared statement is its fastest path), with the values already converted
+to what SQLAlchemy would store (see :mod:`service.store.sqlite_binds`).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from connectors import records
 from connectors.records import Deletion, Entity, Record
 from service.store import models
+from service.store.sqlite_binds import SqliteStatement
 from service.store.types import UtcDateTime
 
 CanonicalRecord = (
@@ -116,10 +118,7 @@ def upsert(
             postgresql.insert(table).from_select(names, source), table, names, force
         )
         return len(session.execute(statement.returning(table.c.id)).all())
-    # SQLite: run with many parameter sets, the one-row statement becomes multi-row VALUES
-    # pages ("insertmanyvalues"); RETURNING is what makes SQLAlchemy batch it that way.
-    statement = _on_conflict(sqlite.insert(table), table, names, force)
-    return len(session.execute(statement.returning(table.c.id), rows).all())
+    return _sqlite_upsert(session, table, names, rows, force)
 
 
 def mark_deleted(
@@ -232,6 +231,20 @@ def _unnest(table: Table, names: list[str], rows: list[dict[str, Any]]) -> Selec
 
 
 _Insert = postgresql.Insert | sqlite.Insert
+
+_SQLITE_STATEMENTS: dict[tuple[str, tuple[str, ...], bool], SqliteStatement] = {}
+
+
+def _sqlite_upsert(
+    session: Session, table: Table, names: list[str], rows: list[dict[str, Any]], force: bool
+) -> int:
+    """The batch through ``executemany``; SQLite counts a skipped re-read as no change."""
+    key = (table.name, tuple(names), force)
+    statement = _SQLITE_STATEMENTS.get(key)
+    if statement is None:
+        upsert = _on_conflict(sqlite.insert(table), table, names, force)
+        statement = _SQLITE_STATEMENTS[key] = SqliteStatement(upsert, table, names)
+    return statement.execute_many(session, rows)
 
 
 def _on_conflict(statement: _Insert, table: Table, names: list[str], force: bool) -> _Insert:
