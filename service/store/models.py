@@ -465,6 +465,114 @@ class Finding(Base):
     snoozed_until: Mapped[Timestamp | None]
 
 
+class FindingTransition(Base):
+    """Every change of a finding's state or severity, with the evidence at that moment.
+
+    The finding row holds the present; this table is its history (when it opened, each
+    escalation, its resolution), which the API and the backtest read.
+    """
+
+    __tablename__ = "finding_transitions"
+    __table_args__ = (Index("ix_finding_transitions_finding_id_at", "finding_id", "at"),)
+
+    id: Mapped[IdPk]
+    finding_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("findings.id", ondelete="CASCADE")
+    )
+    at: Mapped[Timestamp] = mapped_column(comment="The evaluation's as-of time.")
+    action: Mapped[str] = mapped_column(String(20), comment="opened, escalated, resolved.")
+    state: Mapped[FindingState] = mapped_column(_enum(FindingState, "transition_state"))
+    severity: Mapped[Severity] = mapped_column(_enum(Severity, "transition_severity"))
+    rule_version: Mapped[int] = mapped_column(Integer)
+    observed: Mapped[float | None] = mapped_column(Double)
+    evidence: Mapped[Document] = mapped_column(default=dict)
+
+
+# --------------------------------------------------------------------------- outboxes
+
+
+class OutboxState(StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"  # gave up after the retries; kept for inspection
+    CANCELLED = "cancelled"
+
+
+class CrmWrite(Base):
+    """A coaching task waiting to be written into the CRM (the write-back outbox).
+
+    Written in the same transaction as the finding that asked for it, so a task is never
+    lost nor queued for a finding that was rolled back. ``idempotency_key`` is the
+    intent's deterministic key: queueing the same task twice is a no-op, and the
+    connector puts the key in the CRM task as a marker so a create whose outcome is
+    unknown is found before it is retried. Workers claim rows with a lease
+    (``lease_until``), so a crashed worker's claims return to the queue.
+    """
+
+    __tablename__ = "crm_writes"
+    __table_args__ = (
+        UniqueConstraint("connection_id", "idempotency_key", name="uq_crm_writes_key"),
+        Index("ix_crm_writes_state_available_at", "state", "available_at"),
+        Index(
+            "ix_crm_writes_connection_id_rule_key_rep_crm_id",
+            "connection_id",
+            "rule_key",
+            "rep_crm_id",
+        ),
+        Index(
+            "ix_crm_writes_connection_id_assignee_created",
+            "connection_id",
+            "assignee_crm_id",
+            "created_at",
+        ),
+    )
+
+    id: Mapped[IdPk]
+    connection_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("connections.id", ondelete="CASCADE")
+    )
+    idempotency_key: Mapped[str] = mapped_column(String(120))
+    finding_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("findings.id", ondelete="SET NULL")
+    )
+    rule_key: Mapped[str] = mapped_column(String(100))
+    rep_crm_id: Mapped[CrmId]
+    opportunity_crm_id: Mapped[CrmId | None]
+    assignee_crm_id: Mapped[CrmId]
+    payload: Mapped[Document] = mapped_column(comment="The task: subject, body, due date...")
+    state: Mapped[OutboxState] = mapped_column(
+        _enum(OutboxState, "crm_write_state"), default=OutboxState.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    available_at: Mapped[Timestamp] = mapped_column(default=utcnow)
+    lease_until: Mapped[Timestamp | None]
+    crm_record_id: Mapped[CrmId | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[Timestamp] = mapped_column(default=utcnow)
+    delivered_at: Mapped[Timestamp | None]
+
+
+class WebhookEvent(Base):
+    """An event for webhook consumers (the event outbox); deliveries fan out per endpoint.
+
+    ``event_id`` is deterministic (the finding and the transition), so an evaluation
+    re-run cannot emit the same event twice; it becomes the Standard Webhooks
+    ``webhook-id`` that consumers deduplicate on.
+    """
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (Index("ix_webhook_events_created_at", "created_at"),)
+
+    id: Mapped[IdPk]
+    event_id: Mapped[str] = mapped_column(String(120), unique=True)
+    type: Mapped[str] = mapped_column(String(60))
+    connection_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("connections.id", ondelete="SET NULL")
+    )
+    payload: Mapped[Document]
+    created_at: Mapped[Timestamp] = mapped_column(default=utcnow)
+
+
 # --------------------------------------------------------------------------- audit
 
 
