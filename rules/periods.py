@@ -138,3 +138,22 @@ def periods_to_date(as_of: datetime, unit: PeriodUnit, count: int) -> tuple[Peri
     wanted = count - (1 if current else 0)
     earlier = complete_periods(as_of, unit, wanted) if wanted > 0 else ()
     return (*earlier, current) if current else earlier
+
+
+def period_label(period: Period, unit: PeriodUnit) -> str:
+    """A short human label: ``2024-05-06``, ``2024-W19``, ``2024-05`` or ``2024-Q2``.
+
+    A partial (current) period ends before its unit does and is marked "to date".
+    """
+    first = period.first_day
+    if unit is PeriodUnit.DAY:
+        label = first.isoformat()
+    elif unit is PeriodUnit.WEEK:
+        year, week, _ = first.isocalendar()
+        label = f"{year}-W{week:02d}"
+    elif unit is PeriodUnit.MONTH:
+        label = f"{first.year}-{first.month:02d}"
+    else:
+        label = f"{first.year}-Q{(first.month - 1) // 3 + 1}"
+    complete = period.end >= next_start(unit_start(period.start, unit), unit)
+    return label if complete else f"{label} to date"

@@ -18,6 +18,7 @@ import service
 from service import demo as demo_module
 from service.cli_support import fail, settings_of
 from service.logs import configure_logging
+from service.rules_cli import evaluate_command, rules_app
 from service.settings import Settings, load_settings
 from service.store import migrate
 from service.sync_cli import connections_app, sync_command
@@ -32,6 +33,8 @@ db_app = typer.Typer(help="Create and migrate the store's schema.", no_args_is_h
 app.add_typer(db_app, name="db")
 app.add_typer(connections_app, name="connections")
 app.command("sync")(sync_command)
+app.add_typer(rules_app, name="rules")
+app.command("evaluate")(evaluate_command)
 
 
 @app.callback()

@@ -2,7 +2,7 @@
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-23 07:48:55.786507+00:00
+Create Date: 2026-11-23 07:56:11.893249+00:00
 """
 
 from collections.abc import Sequence
@@ -57,6 +57,12 @@ def upgrade() -> None:
         sa.Column("opportunity_crm_id", sa.String(length=64), nullable=True),
         sa.Column("assignee_crm_id", sa.String(length=64), nullable=False),
         sa.Column(
+            "budget_owner_crm_id",
+            sa.String(length=64),
+            nullable=False,
+            comment="Whose weekly coaching budget the task uses (the rep's manager).",
+        ),
+        sa.Column(
             "payload",
             sa.JSON().with_variant(postgresql.JSONB(), "postgresql"),
             nullable=False,
@@ -81,7 +87,12 @@ def upgrade() -> None:
         sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("crm_record_id", sa.String(length=64), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            nullable=False,
+            comment="The evaluation's as-of time: cadence and budgets count from it.",
+        ),
         sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["connection_id"],
@@ -100,8 +111,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("crm_writes", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_crm_writes_connection_id_assignee_created",
-            ["connection_id", "assignee_crm_id", "created_at"],
+            "ix_crm_writes_connection_id_budget_owner_created",
+            ["connection_id", "budget_owner_crm_id", "created_at"],
             unique=False,
         )
         batch_op.create_index(
@@ -181,7 +192,7 @@ def downgrade() -> None:
     with op.batch_alter_table("crm_writes", schema=None) as batch_op:
         batch_op.drop_index("ix_crm_writes_state_available_at")
         batch_op.drop_index("ix_crm_writes_connection_id_rule_key_rep_crm_id")
-        batch_op.drop_index("ix_crm_writes_connection_id_assignee_created")
+        batch_op.drop_index("ix_crm_writes_connection_id_budget_owner_created")
 
     op.drop_table("crm_writes")
     with op.batch_alter_table("webhook_events", schema=None) as batch_op:

@@ -476,9 +476,7 @@ class FindingTransition(Base):
     __table_args__ = (Index("ix_finding_transitions_finding_id_at", "finding_id", "at"),)
 
     id: Mapped[IdPk]
-    finding_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("findings.id", ondelete="CASCADE")
-    )
+    finding_id: Mapped[int] = mapped_column(BigId, ForeignKey("findings.id", ondelete="CASCADE"))
     at: Mapped[Timestamp] = mapped_column(comment="The evaluation's as-of time.")
     action: Mapped[str] = mapped_column(String(20), comment="opened, escalated, resolved.")
     state: Mapped[FindingState] = mapped_column(_enum(FindingState, "transition_state"))
@@ -520,9 +518,9 @@ class CrmWrite(Base):
             "rep_crm_id",
         ),
         Index(
-            "ix_crm_writes_connection_id_assignee_created",
+            "ix_crm_writes_connection_id_budget_owner_created",
             "connection_id",
-            "assignee_crm_id",
+            "budget_owner_crm_id",
             "created_at",
         ),
     )
@@ -539,6 +537,9 @@ class CrmWrite(Base):
     rep_crm_id: Mapped[CrmId]
     opportunity_crm_id: Mapped[CrmId | None]
     assignee_crm_id: Mapped[CrmId]
+    budget_owner_crm_id: Mapped[CrmId] = mapped_column(
+        comment="Whose weekly coaching budget the task uses (the rep's manager)."
+    )
     payload: Mapped[Document] = mapped_column(comment="The task: subject, body, due date...")
     state: Mapped[OutboxState] = mapped_column(
         _enum(OutboxState, "crm_write_state"), default=OutboxState.PENDING
@@ -548,7 +549,9 @@ class CrmWrite(Base):
     lease_until: Mapped[Timestamp | None]
     crm_record_id: Mapped[CrmId | None]
     last_error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[Timestamp] = mapped_column(default=utcnow)
+    created_at: Mapped[Timestamp] = mapped_column(
+        default=utcnow, comment="The evaluation's as-of time: cadence and budgets count from it."
+    )
     delivered_at: Mapped[Timestamp | None]
 
 

@@ -1,0 +1,173 @@
+"""Judging one rule: every subject's window of values against its standard, period by period.
+
+This is where series, standards and drift meet. The result, an :class:`Assessment` per
+subject, is everything the decisions, evidence and scorecard need, so none of them has to
+go back to the metric source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from rules.documents import RuleDocument, VersionedRule
+from rules.drift import Bounds, Verdict, judge
+from rules.metrics import MetricSeries, Observation, RepProfile, SubjectKey
+from rules.periods import Period, period_label
+from rules.series import RulePeriods, rule_value, subject_observations
+from rules.standards import (
+    AppliedStandard,
+    ChosenStandard,
+    References,
+    TeamMedians,
+    apply_standard,
+    choose_standard,
+    own_baseline,
+    ramp_factor,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodPoint:
+    """One period of a subject's window: its value and the standard that applied."""
+
+    period: Period
+    label: str
+    value: float | None
+    standard: AppliedStandard | None
+    team_median: float | None
+    observation: Observation | None
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    rule: VersionedRule
+    subject: SubjectKey
+    rep: RepProfile
+    points: tuple[PeriodPoint, ...]
+    verdict: Verdict
+
+    @property
+    def latest(self) -> PeriodPoint:
+        return self.points[-1]
+
+    @property
+    def observed(self) -> float | None:
+        return self.latest.value
+
+    @property
+    def standard(self) -> AppliedStandard | None:
+        """The standard of the latest period that had one."""
+        found = (p.standard for p in reversed(self.points) if p.standard is not None)
+        return next(found, None)
+
+    @property
+    def bounds(self) -> Bounds | None:
+        standard = self.standard
+        return None if standard is None else standard.bounds
+
+
+@dataclass(frozen=True, slots=True)
+class RuleAssessment:
+    """A rule's verdicts; ``disabled_reps`` are reps an override switched the rule off for."""
+
+    rule: VersionedRule
+    periods: RulePeriods
+    assessments: tuple[Assessment, ...]
+    disabled_reps: frozenset[str]
+
+
+def assess_rule(
+    rule: VersionedRule,
+    periods: RulePeriods,
+    series: MetricSeries,
+    reps: Mapping[str, RepProfile],
+    win_rates: MetricSeries | None = None,
+) -> RuleAssessment:
+    """Judge every subject of ``series`` whose rep is on the roster ``reps``."""
+    document = rule.document
+    observations = subject_observations(document, series, len(periods.all), reps)
+    values = {
+        key: tuple(rule_value(document, o, p) for o, p in zip(obs, periods.all, strict=True))
+        for key, obs in sorted(observations.items(), key=lambda item: _order(item[0]))
+    }
+    medians = TeamMedians(((key.rep_crm_id, v) for key, v in values.items()), reps)
+    judged: list[Assessment] = []
+    disabled: set[str] = set()
+    for key, subject_values in values.items():
+        rep = reps[key.rep_crm_id]
+        chosen = choose_standard(document, rep)
+        if chosen is None:
+            disabled.add(rep.crm_id)
+            continue
+        context = _Subject(rule, periods, rep, chosen, medians, win_rates)
+        judged.append(context.assess(key, subject_values, observations[key]))
+    return RuleAssessment(rule, periods, tuple(judged), frozenset(disabled))
+
+
+def _order(key: SubjectKey) -> tuple[str, str]:
+    return key.rep_crm_id, key.deal_crm_id or ""
+
+
+@dataclass(frozen=True, slots=True)
+class _Subject:
+    """What is fixed for one subject while its periods are judged."""
+
+    rule: VersionedRule
+    periods: RulePeriods
+    rep: RepProfile
+    chosen: ChosenStandard
+    medians: TeamMedians
+    win_rates: MetricSeries | None
+
+    def assess(
+        self,
+        key: SubjectKey,
+        values: tuple[float | None, ...],
+        observations: tuple[Observation | None, ...],
+    ) -> Assessment:
+        document: RuleDocument = self.rule.document
+        lead = len(self.periods.lead)
+        baseline = own_baseline(values[:lead], self.chosen.standard.baseline_periods)
+        points = tuple(
+            self._point(lead + offset, period, values, observations, baseline)
+            for offset, period in enumerate(self.periods.window)
+        )
+        bounds = [None if p.standard is None else p.standard.bounds for p in points]
+        verdict = judge([p.value for p in points], bounds, document.drift)
+        return Assessment(self.rule, key, self.rep, points, verdict)
+
+    def _point(
+        self,
+        index: int,
+        period: Period,
+        values: tuple[float | None, ...],
+        observations: tuple[Observation | None, ...],
+        baseline: float | None,
+    ) -> PeriodPoint:
+        document = self.rule.document
+        observation = observations[index]
+        team_median, team_label = self.medians.for_rep(self.rep, index)
+        references = References(
+            team_median=team_median,
+            team_label=team_label,
+            own_baseline=baseline,
+            stage_median=None
+            if observation is None
+            else observation.parts.get("stage_median_days"),
+            stage=None if observation is None else observation.detail,
+            win_rate=self._win_rate(index),
+        )
+        ramp = ramp_factor(document.ramp, self.rep, period.last_day)
+        standard = apply_standard(self.chosen, references, document.value_format, ramp)
+        label = period_label(period, self.periods.unit)
+        return PeriodPoint(period, label, values[index], standard, team_median, observation)
+
+    def _win_rate(self, index: int) -> float | None:
+        if self.win_rates is None:
+            return None
+        series = self.win_rates.get(SubjectKey(self.rep.crm_id))
+        if series is None or index >= len(series):
+            return None
+        observation = series[index]
+        return None if observation is None else observation.value

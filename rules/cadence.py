@@ -1,0 +1,103 @@
+"""Coaching cadence and the managers' weekly task budget.
+
+Coaching works at a rhythm that fits the rep, and a manager flooded with tasks coaches no
+one. So a rep gets at most one task per rule (and deal) per cadence window, and each
+manager's week holds at most a budget of new tasks, the most severe first; the rest are
+deferred (returned, not dropped), and a later evaluation offers them again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from rules.intents import CreateCoachingTask, DeferredTask
+from rules.metrics import SubjectKey
+
+#: Cadence windows are counted from this Monday, so 7-day windows are calendar weeks.
+CADENCE_ANCHOR = datetime(2000, 1, 3, tzinfo=UTC)
+MAX_KEY_LENGTH = 80
+
+HistoryKey = tuple[str, str, str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class CoachingHistory:
+    """What the store knows about coaching already done.
+
+    ``last_task_at``: per (rule key, rep CRM id, deal CRM id or None), when the newest
+    coaching task was created. ``tasks_this_week``: per budget owner (the rep's manager,
+    else the task's assignee), tasks created since Monday 00:00 UTC of the evaluation's week.
+    """
+
+    last_task_at: Mapping[HistoryKey, datetime] = field(default_factory=dict)
+    tasks_this_week: Mapping[str, int] = field(default_factory=dict)
+
+    def last_task(self, rule_key: str, subject: SubjectKey) -> datetime | None:
+        return self.last_task_at.get((rule_key, subject.rep_crm_id, subject.deal_crm_id))
+
+
+def cadence_window(as_of: datetime, days: int) -> int:
+    """The index of the ``days``-long window containing ``as_of``."""
+    return (as_of - CADENCE_ANCHOR) // timedelta(days=days)
+
+
+def cadence_allows(
+    history: CoachingHistory, rule_key: str, subject: SubjectKey, days: int, as_of: datetime
+) -> bool:
+    """True when the subject's last task for the rule is at least ``days`` old (or absent)."""
+    last = history.last_task(rule_key, subject)
+    return last is None or as_of - last >= timedelta(days=days)
+
+
+def task_key(rule_key: str, subject: SubjectKey, days: int, as_of: datetime) -> str:
+    """Deterministic: the same rule, subject and cadence window give the same key.
+
+    Readable prefix (rule key and window) plus a hash of everything, at most 80 chars.
+    """
+    window = cadence_window(as_of, days)
+    identity = "\x1f".join(
+        (rule_key, subject.rep_crm_id, subject.deal_crm_id or "", str(days), str(window))
+    )
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
+    key = f"dc-{rule_key}-{days}d{window}-{digest}"
+    return key if len(key) <= MAX_KEY_LENGTH else f"dc-{digest}-{window}"
+
+
+def _rank(task: CreateCoachingTask) -> tuple[int, float, str, str, str]:
+    return (
+        -task.severity.rank,
+        -task.gap,
+        task.rule_key,
+        task.rep_crm_id,
+        task.deal_crm_id or "",
+    )
+
+
+def apply_budget(
+    tasks: Sequence[CreateCoachingTask],
+    history: CoachingHistory,
+    weekly_budget: int,
+    budgets: Mapping[str, int] | None = None,
+) -> tuple[tuple[CreateCoachingTask, ...], tuple[DeferredTask, ...]]:
+    """Split ``tasks`` into those within each budget owner's weekly budget and the rest.
+
+    Ranked by severity, then gap (largest first); ties by rule, rep and deal, so the same
+    inputs always pick the same tasks. ``budgets`` overrides the budget per owner.
+    """
+    used: dict[str, int] = defaultdict(int, history.tasks_this_week)
+    created: list[CreateCoachingTask] = []
+    deferred: list[DeferredTask] = []
+    for task in sorted(tasks, key=_rank):
+        owner = task.budget_owner_crm_id
+        budget = (budgets or {}).get(owner, weekly_budget)
+        if used[owner] >= budget:
+            reason = f"weekly budget of {budget} tasks for {owner} is used up"
+            deferred.append(DeferredTask(task, reason))
+            continue
+        used[owner] += 1
+        created.append(task)
+    return tuple(created), tuple(deferred)

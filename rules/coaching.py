@@ -1,0 +1,152 @@
+"""Coaching tasks: who gets one, when it is due, and what it says.
+
+A task is offered for every drifting subject whose cadence window allows one, worded from
+the rule's templates plus its "what good looks like" text and an evidence summary, then
+filtered through the managers' weekly budgets (:mod:`rules.cadence`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from rules.assessment import Assessment
+from rules.cadence import CoachingHistory, apply_budget, cadence_allows, task_key
+from rules.evidence import summarise
+from rules.formatting import describe_bounds, format_value
+from rules.intents import CreateCoachingTask, DeferredTask, Evidence, FindingId
+from rules.metrics import DealProfile, RepProfile
+from rules.periods import is_business_day
+from rules.policies import Severity
+from rules.templates import render
+
+SUBJECT_LIMIT = 255  # Salesforce Task.Subject length
+
+
+@dataclass(frozen=True, slots=True)
+class CoachingCandidate:
+    """A drifting subject that may deserve a task."""
+
+    assessment: Assessment
+    finding_id: FindingId | None
+    severity: Severity
+    gap: float
+    evidence: Evidence
+
+
+@dataclass(frozen=True, slots=True)
+class CoachingContext:
+    as_of: datetime
+    people: Mapping[str, RepProfile]
+    deals: Mapping[str, DealProfile]
+    history: CoachingHistory
+    weekly_budget: int
+    budgets: Mapping[str, int]
+
+
+def plan_coaching(
+    candidates: Sequence[CoachingCandidate], context: CoachingContext
+) -> tuple[tuple[CreateCoachingTask, ...], tuple[DeferredTask, ...]]:
+    """Tasks to create now, and those deferred by a weekly budget."""
+    due = [c for c in candidates if _cadence_allows(c, context)]
+    return apply_budget(
+        [coaching_task(c, context) for c in due],
+        context.history,
+        context.weekly_budget,
+        context.budgets,
+    )
+
+
+def _cadence_allows(candidate: CoachingCandidate, context: CoachingContext) -> bool:
+    assessment = candidate.assessment
+    days = assessment.rule.document.coaching.cadence_for(assessment.rep.crm_id)
+    return cadence_allows(
+        context.history, assessment.rule.key, assessment.subject, days, context.as_of
+    )
+
+
+def coaching_task(candidate: CoachingCandidate, context: CoachingContext) -> CreateCoachingTask:
+    assessment = candidate.assessment
+    rule, rep, subject = assessment.rule, assessment.rep, assessment.subject
+    policy = rule.document.coaching
+    values = template_values(candidate, context)
+    body = "\n\n".join(
+        part
+        for part in (
+            render(policy.body_template, values),
+            f"What good looks like: {policy.what_good_looks_like}",
+            summarise(candidate.evidence),
+        )
+        if part
+    )
+    assignee = _assignee(rep, policy.assignee, policy.user_crm_id)
+    return CreateCoachingTask(
+        key=task_key(rule.key, subject, policy.cadence_for(rep.crm_id), context.as_of),
+        rule_key=rule.key,
+        rule_version=rule.version,
+        rep_crm_id=rep.crm_id,
+        deal_crm_id=subject.deal_crm_id,
+        assignee_crm_id=assignee,
+        budget_owner_crm_id=rep.manager_crm_id or assignee,
+        subject=render(policy.subject_template, values)[:SUBJECT_LIMIT],
+        body=body,
+        due_on=due_date(context.as_of.date(), policy.due_in_days),
+        priority=policy.priority.for_severity(candidate.severity),
+        severity=candidate.severity,
+        gap=candidate.gap,
+        finding_id=candidate.finding_id,
+        evidence=candidate.evidence,
+    )
+
+
+def _assignee(rep: RepProfile, assignee: str, user_crm_id: str | None) -> str:
+    """The manager (the rep when they have none), the rep, or the named user."""
+    if assignee == "user" and user_crm_id:
+        return user_crm_id
+    if assignee == "manager" and rep.manager_crm_id:
+        return rep.manager_crm_id
+    return rep.crm_id
+
+
+def due_date(today: date, days: int) -> date:
+    """``days`` after today, moved to the next business day if it falls on a weekend."""
+    due = today + timedelta(days=days)
+    while not is_business_day(due):
+        due += timedelta(days=1)
+    return due
+
+
+def template_values(candidate: CoachingCandidate, context: CoachingContext) -> dict[str, str]:
+    assessment = candidate.assessment
+    document = assessment.rule.document
+    rep, fmt = assessment.rep, document.value_format
+    manager = context.people.get(rep.manager_crm_id or "")
+    values = {
+        "rep_name": rep.name,
+        "rep_first_name": rep.name.split()[0] if rep.name.split() else rep.name,
+        "manager_name": manager.name if manager else "their manager",
+        "rule_name": document.name,
+        "drives": document.drives,
+        "observed": format_value(assessment.observed, fmt),
+        "standard": describe_bounds(assessment.bounds, fmt),
+        "gap_percent": f"{candidate.gap:.0%}",
+        "severity": candidate.severity.value,
+        "period": assessment.latest.label,
+        "window": f"{len(assessment.points)} {assessment.rule.document.period.unit.value}s",
+    }
+    deal_id = assessment.subject.deal_crm_id
+    if deal_id is not None:
+        values |= _deal_values(deal_id, context.deals.get(deal_id))
+    return values
+
+
+def _deal_values(crm_id: str, deal: DealProfile | None) -> dict[str, str]:
+    if deal is None:
+        return {"deal_name": crm_id, "deal_stage": "", "deal_amount": "", "deal_close_date": ""}
+    return {
+        "deal_name": deal.name,
+        "deal_stage": deal.stage,
+        "deal_amount": format_value(deal.amount, "currency"),
+        "deal_close_date": "" if deal.close_date is None else deal.close_date.isoformat(),
+    }

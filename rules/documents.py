@@ -1,0 +1,224 @@
+"""Rule documents: one validated document per leading indicator a manager coaches on.
+
+A rule ties a metric (from :mod:`rules.metrics`) to a standard, says how sustained a
+breach must be before it counts as drift, and how the resulting coaching task is routed
+and worded. Documents are written by people in YAML or JSON, so every check here names
+the field at fault and says why; checks that span fields run as validators of the later
+field (``standard`` knows the metric), which puts the error against that field.
+:meth:`RuleDocument.model_json_schema` describes the whole document for a UI.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
+
+from rules.metrics import (
+    DaysInStage,
+    MetricShape,
+    MetricSpec,
+    PipelineCoverage,
+    QuotaPace,
+    SubjectKind,
+)
+from rules.periods import PeriodUnit
+from rules.policies import (
+    Basis,
+    CoachingPolicy,
+    DriftPolicy,
+    Overrides,
+    Ramp,
+    Standard,
+    Strict,
+)
+from rules.templates import DEAL_PLACEHOLDERS, REP_PLACEHOLDERS, check_placeholders
+
+
+class Level(StrEnum):
+    """Where the indicator sits in the framework: activities drive objectives drive results."""
+
+    ACTIVITY = "activity"
+    OBJECTIVE = "objective"
+    RESULT = "result"
+
+
+ValueFormat = Literal["number", "percent", "currency", "days"]
+
+RuleKey = Annotated[
+    str, Field(min_length=2, max_length=48, pattern=r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$")
+]
+
+
+class PeriodPolicy(Strict):
+    """The period a value is measured over; rate metrics may be divided by business days."""
+
+    unit: PeriodUnit
+    per_business_day: bool = False
+
+
+class RuleDocument(Strict):
+    """A rule: metric + standard + drift policy + coaching policy."""
+
+    key: RuleKey
+    name: str = Field(min_length=1, max_length=120)
+    description: str = Field(default="", max_length=2000)
+    level: Level
+    drives: str = Field(
+        min_length=1, max_length=200, description="The objective or result this drives"
+    )
+    metric: MetricSpec
+    subject: SubjectKind | None = Field(
+        default=None, description="rep or deal; derived from the metric, checked if given"
+    )
+    period: PeriodPolicy
+    window: int = Field(ge=1, le=120, description="How many periods are looked at")
+    value_format: ValueFormat = "number"
+    standard: Standard
+    overrides: Overrides = Field(default_factory=Overrides)
+    ramp: Ramp | None = None
+    drift: DriftPolicy = Field(default_factory=DriftPolicy)
+    coaching: CoachingPolicy
+    alert: bool = True
+    enabled: bool = True
+    min_quota_elapsed: float | None = Field(
+        default=None,
+        gt=0,
+        le=1,
+        description="quota_pace only: judge once this share of the quota period has passed",
+    )
+
+    @property
+    def subject_kind(self) -> SubjectKind:
+        return self.metric.subject_kind
+
+    @property
+    def standards(self) -> tuple[Standard, ...]:
+        """The base standard and every override's, e.g. to see which inputs are needed."""
+        groups = (self.overrides.teams, self.overrides.roles, self.overrides.reps)
+        extra = [o.standard for group in groups for o in group.values() if o.standard]
+        return (self.standard, *extra)
+
+    @field_validator("metric")
+    @classmethod
+    def _fixed_metric_traits(cls, metric: MetricSpec) -> MetricSpec:
+        for trait in ("subject_kind", "shape"):
+            fixed = type(metric).model_fields[trait].default
+            if getattr(metric, trait) != fixed:
+                raise ValueError(f"{trait} of {metric.metric} is always {fixed}")
+        return metric
+
+    @field_validator("subject")
+    @classmethod
+    def _subject_matches(cls, subject: SubjectKind | None, info: ValidationInfo) -> Any:
+        metric = info.data.get("metric")
+        if subject is not None and metric is not None and subject != metric.subject_kind:
+            raise ValueError(f"{metric.metric} describes a {metric.subject_kind}, not a {subject}")
+        return subject
+
+    @field_validator("period")
+    @classmethod
+    def _rate_only(cls, period: PeriodPolicy, info: ValidationInfo) -> PeriodPolicy:
+        metric = info.data.get("metric")
+        if period.per_business_day and metric is not None and metric.shape != MetricShape.RATE:
+            raise ValueError(f"per_business_day needs a rate metric; {metric.metric} is a snapshot")
+        return period
+
+    @field_validator("standard")
+    @classmethod
+    def _basis_fits(cls, standard: Standard, info: ValidationInfo) -> Standard:
+        metric = info.data.get("metric")
+        if metric is not None:
+            _check_basis(standard, metric)
+        return standard
+
+    @field_validator("overrides")
+    @classmethod
+    def _override_bases_fit(cls, overrides: Overrides, info: ValidationInfo) -> Overrides:
+        metric = info.data.get("metric")
+        groups = {"teams": overrides.teams, "roles": overrides.roles, "reps": overrides.reps}
+        for group, entries in groups.items():
+            for name, override in entries.items():
+                if metric is not None and override.standard is not None:
+                    try:
+                        _check_basis(override.standard, metric)
+                    except ValueError as exc:
+                        raise ValueError(f"{group}.{name}.standard: {exc}") from None
+        return overrides
+
+    @field_validator("drift")
+    @classmethod
+    def _fits_window(cls, drift: DriftPolicy, info: ValidationInfo) -> DriftPolicy:
+        window = info.data.get("window")
+        if window is None:
+            return drift
+        if drift.n > window:
+            raise ValueError(f"n ({drift.n}) looks at more periods than the window ({window})")
+        if drift.trend_horizon is not None and window < 4:
+            raise ValueError(f"a trend needs a window of at least 4 periods, not {window}")
+        return drift
+
+    @field_validator("coaching")
+    @classmethod
+    def _known_placeholders(cls, coaching: CoachingPolicy, info: ValidationInfo) -> Any:
+        metric = info.data.get("metric")
+        allowed = REP_PLACEHOLDERS
+        if metric is not None and metric.subject_kind == SubjectKind.DEAL:
+            allowed = REP_PLACEHOLDERS | DEAL_PLACEHOLDERS
+        for name in ("subject_template", "body_template"):
+            try:
+                check_placeholders(getattr(coaching, name), allowed)
+            except ValueError as exc:
+                raise ValueError(f"{name}: {exc}") from None
+        return coaching
+
+    @field_validator("min_quota_elapsed")
+    @classmethod
+    def _quota_pace_only(cls, value: float | None, info: ValidationInfo) -> float | None:
+        metric = info.data.get("metric")
+        if value is not None and metric is not None and not isinstance(metric, QuotaPace):
+            raise ValueError(f"only quota_pace has a quota period; not {metric.metric}")
+        return value
+
+
+def _check_basis(standard: Standard, metric: MetricSpec) -> None:
+    """Relative bases need the reference they are relative to."""
+    basis = standard.basis
+    if basis is Basis.STAGE_MEDIAN and not isinstance(metric, DaysInStage):
+        raise ValueError(f"basis stage_median needs metric days_in_stage, not {metric.metric}")
+    if basis is Basis.INVERSE_WIN_RATE and not isinstance(metric, PipelineCoverage):
+        raise ValueError(
+            f"basis inverse_win_rate needs metric pipeline_coverage, not {metric.metric}"
+        )
+    relative_to_reps = basis in {Basis.TEAM_MEDIAN, Basis.OWN_BASELINE}
+    if relative_to_reps and metric.subject_kind != SubjectKind.REP:
+        raise ValueError(f"basis {basis} compares reps; {metric.metric} describes deals")
+
+
+@dataclass(frozen=True, slots=True)
+class VersionedRule:
+    """A rule document as stored: each edit makes a new version, cited in evidence."""
+
+    document: RuleDocument
+    version: int
+
+    @property
+    def key(self) -> str:
+        return self.document.key
+
+
+def load_rule(data: object) -> RuleDocument:
+    """Validate a parsed YAML/JSON document; raises ``pydantic.ValidationError``."""
+    return RuleDocument.model_validate(data)
+
+
+def describe_errors(error: ValidationError) -> list[str]:
+    """One ``field.path: reason`` line per problem, for a CLI or an API response."""
+    lines = []
+    for item in error.errors(include_url=False):
+        where = ".".join(str(part) for part in item["loc"]) or "document"
+        reason = str(item["msg"]).removeprefix("Value error, ")
+        lines.append(f"{where}: {reason}")
+    return lines

@@ -1,0 +1,237 @@
+"""The pure orchestrator: rules + metric source + live findings + history -> a plan.
+
+:func:`evaluate` reads through the :class:`~rules.metrics.MetricSource` port (one
+``measure`` per distinct metric and period list, plus the win rate a coverage standard
+needs and, for evidence, the quota pace), judges every rule, decides, and returns a
+:class:`Plan` of intents. It writes nothing: the service persists findings, queues tasks
+and alerts, and records the history the next evaluation reads. The same inputs give the
+same plan; with the previous plan applied, evaluating again at the same moment gives only
+:class:`~rules.intents.KeepFinding` intents.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TypeVar
+
+from rules.assessment import Assessment, RuleAssessment, assess_rule
+from rules.cadence import CoachingHistory
+from rules.coaching import CoachingCandidate, CoachingContext, plan_coaching
+from rules.decisions import decide_rule, resolve_rule
+from rules.documents import VersionedRule
+from rules.evidence import EvidenceContext, build_evidence, deals_involved, quota_gaps
+from rules.intents import (
+    Alert,
+    CreateCoachingTask,
+    DeferredTask,
+    EscalateFinding,
+    Evidence,
+    FindingIntent,
+    Intent,
+    KeepFinding,
+    LiveFinding,
+    OpenFinding,
+    ResolveFinding,
+)
+from rules.metrics import (
+    MetricSeries,
+    MetricSource,
+    MetricSpec,
+    PipelineCoverage,
+    QuotaPace,
+    RepProfile,
+    SubjectKey,
+)
+from rules.periods import Period, PeriodUnit, periods_to_date
+from rules.policies import Basis
+from rules.scorecard import Scorecard, build_scorecard
+from rules.series import roster, rule_periods
+
+__all__ = [
+    "Alert",
+    "CoachingHistory",
+    "CreateCoachingTask",
+    "DeferredTask",
+    "EscalateFinding",
+    "EvaluationSettings",
+    "KeepFinding",
+    "LiveFinding",
+    "OpenFinding",
+    "Plan",
+    "ResolveFinding",
+    "VersionedRule",
+    "evaluate",
+]
+
+IntentT = TypeVar("IntentT")
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluationSettings:
+    """Knobs that are not part of any one rule.
+
+    ``weekly_task_budget``: new coaching tasks per manager per week (``manager_budgets``
+    overrides it per manager CRM id). ``include_managers``: judge people who manage others
+    as reps too. ``quota_evidence``: measure quota pace for the evidence's quota gap when
+    no rule measures it already.
+    """
+
+    weekly_task_budget: int = 10
+    manager_budgets: Mapping[str, int] = field(default_factory=dict)
+    include_managers: bool = False
+    quota_evidence: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What to do: intents in a stable order, tasks held back by budgets, and the scorecard."""
+
+    as_of: datetime
+    intents: tuple[Intent, ...]
+    deferred: tuple[DeferredTask, ...]
+    scorecard: Scorecard
+
+    def of_type(self, kind: type[IntentT]) -> tuple[IntentT, ...]:
+        return tuple(intent for intent in self.intents if isinstance(intent, kind))
+
+
+class _Measurements:
+    """Each (metric, periods) is measured once per evaluation, however many rules use it."""
+
+    def __init__(self, source: MetricSource) -> None:
+        self._source = source
+        self._cache: dict[tuple[MetricSpec, tuple[Period, ...]], MetricSeries] = {}
+
+    def get(self, metric: MetricSpec, periods: tuple[Period, ...]) -> MetricSeries:
+        key = (metric, periods)
+        if key not in self._cache:
+            self._cache[key] = self._source.measure(metric, periods)
+        return self._cache[key]
+
+    def latest_of(self, kind: type[QuotaPace | PipelineCoverage]) -> MetricSeries | None:
+        found = [series for (metric, _), series in self._cache.items() if isinstance(metric, kind)]
+        return found[-1] if found else None
+
+
+def evaluate(
+    rules: Sequence[VersionedRule],
+    source: MetricSource,
+    live: Sequence[LiveFinding],
+    history: CoachingHistory,
+    as_of: datetime,
+    *,
+    settings: EvaluationSettings | None = None,
+) -> Plan:
+    """Judge ``rules`` as of ``as_of`` (timezone-aware) and return the plan.
+
+    Pass disabled rules too: their live findings resolve. Live findings of rule keys not
+    in ``rules`` are left alone.
+    """
+    settings = settings or EvaluationSettings()
+    _check_inputs(rules, as_of)
+    people = {rep.crm_id: rep for rep in source.reps()}
+    reps = roster(list(people.values()), settings.include_managers)
+    measurements = _Measurements(source)
+    live_by_rule = _live_by_rule(live)
+    judged: list[RuleAssessment] = []
+    intents: list[FindingIntent | Alert] = []
+    for rule in rules:
+        if rule.document.enabled:
+            judged.append(_assess(rule, measurements, reps, as_of))
+        else:
+            findings = list(live_by_rule.get(rule.key, {}).values())
+            intents.extend(resolve_rule(rule, findings, "rule disabled", as_of))
+    relevant = _needing_intents(judged, live_by_rule)
+    context = _evidence_context(relevant, measurements, source, as_of, settings)
+    evidence = _EvidenceCache(context)
+    candidates: list[CoachingCandidate] = []
+    for rule_assessment in judged:
+        found = live_by_rule.get(rule_assessment.rule.key, {})
+        decisions = decide_rule(rule_assessment, found, evidence, as_of)
+        intents.extend(decisions.intents)
+        candidates.extend(decisions.candidates)
+    coaching = CoachingContext(
+        as_of, people, context.deals, history, settings.weekly_task_budget, settings.manager_budgets
+    )
+    tasks, deferred = plan_coaching(candidates, coaching)
+    return Plan(as_of, (*intents, *tasks), deferred, build_scorecard(judged, reps))
+
+
+class _EvidenceCache:
+    """Evidence per (rule, subject), built on first use: only subjects with intents pay."""
+
+    def __init__(self, context: EvidenceContext) -> None:
+        self._context = context
+        self._built: dict[tuple[str, SubjectKey], Evidence] = {}
+
+    def __call__(self, assessment: Assessment) -> Evidence:
+        key = (assessment.rule.key, assessment.subject)
+        if key not in self._built:
+            self._built[key] = build_evidence(assessment, self._context)
+        return self._built[key]
+
+
+def _check_inputs(rules: Sequence[VersionedRule], as_of: datetime) -> None:
+    if as_of.tzinfo is None:
+        raise ValueError("as_of must be timezone-aware")
+    keys = [rule.key for rule in rules]
+    duplicates = sorted({key for key in keys if keys.count(key) > 1})
+    if duplicates:
+        raise ValueError(f"rule keys given more than once: {', '.join(duplicates)}")
+
+
+def _live_by_rule(live: Iterable[LiveFinding]) -> dict[str, dict[SubjectKey, LiveFinding]]:
+    grouped: dict[str, dict[SubjectKey, LiveFinding]] = defaultdict(dict)
+    for finding in live:
+        grouped[finding.rule_key][finding.subject] = finding
+    return grouped
+
+
+def _assess(
+    rule: VersionedRule,
+    measurements: _Measurements,
+    reps: Mapping[str, RepProfile],
+    as_of: datetime,
+) -> RuleAssessment:
+    document = rule.document
+    periods = rule_periods(document, as_of)
+    series = measurements.get(document.metric, periods.all)
+    win_rates = None
+    inverse = [s for s in document.standards if s.basis is Basis.INVERSE_WIN_RATE]
+    if inverse:
+        win_rates = measurements.get(inverse[0].win_rate, periods.all)
+    return assess_rule(rule, periods, series, reps, win_rates)
+
+
+def _needing_intents(
+    judged: Sequence[RuleAssessment],
+    live_by_rule: Mapping[str, Mapping[SubjectKey, LiveFinding]],
+) -> list[Assessment]:
+    """Subjects that are drifting or have a live finding: the ones that get intents."""
+    return [
+        assessment
+        for rule_assessment in judged
+        for assessment in rule_assessment.assessments
+        if assessment.verdict.drifting
+        or assessment.subject in live_by_rule.get(assessment.rule.key, {})
+    ]
+
+
+def _evidence_context(
+    relevant: Sequence[Assessment],
+    measurements: _Measurements,
+    source: MetricSource,
+    as_of: datetime,
+    settings: EvaluationSettings,
+) -> EvidenceContext:
+    """Deal names and quota gaps, fetched once and only for subjects that get intents."""
+    deal_ids = sorted({deal for a in relevant for deal in deals_involved(a)})
+    deals = {deal.crm_id: deal for deal in source.deals(deal_ids)} if deal_ids else {}
+    pace = measurements.latest_of(QuotaPace)
+    if pace is None and relevant and settings.quota_evidence:
+        pace = measurements.get(QuotaPace(), periods_to_date(as_of, PeriodUnit.WEEK, 1))
+    gaps = quota_gaps(pace, measurements.latest_of(PipelineCoverage), as_of)
+    return EvidenceContext(as_of, source.data_as_of(), deals, gaps)

@@ -1,0 +1,140 @@
+"""What the rules core decides, as values: the service applies them, the core never does I/O.
+
+Findings are identified by rule key and subject (at most one live finding per pair); an
+intent about an existing finding carries its id. Evidence and alert payloads are JSON-ready
+dicts (strings, numbers, booleans, None, lists, dicts; dates as ISO strings).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Literal
+
+from rules.drift import Bounds
+from rules.metrics import SubjectKey
+from rules.policies import Priority, Severity
+
+FindingId = int | str
+Evidence = Mapping[str, Any]
+
+#: Live finding states; a snoozed finding is kept and resolved but never coached on.
+OPEN = "open"
+SNOOZED = "snoozed"
+
+
+@dataclass(frozen=True, slots=True)
+class LiveFinding:
+    """A finding that is open or snoozed in the store."""
+
+    id: FindingId
+    rule_key: str
+    subject: SubjectKey
+    severity: Severity
+    state: str
+    opened_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OpenFinding:
+    rule_key: str
+    rule_version: int
+    subject: SubjectKey
+    severity: Severity
+    observed: float | None
+    standard: Bounds | None
+    period_start: datetime
+    period_end: datetime
+    evidence: Evidence
+
+
+@dataclass(frozen=True, slots=True)
+class KeepFinding:
+    """Still live: refresh observed, standard, severity (it may have eased) and evidence."""
+
+    finding_id: FindingId
+    rule_key: str
+    rule_version: int
+    subject: SubjectKey
+    severity: Severity
+    observed: float | None
+    standard: Bounds | None
+    evidence: Evidence
+
+
+@dataclass(frozen=True, slots=True)
+class EscalateFinding:
+    finding_id: FindingId
+    rule_key: str
+    rule_version: int
+    subject: SubjectKey
+    previous_severity: Severity
+    severity: Severity
+    observed: float | None
+    standard: Bounds | None
+    evidence: Evidence
+
+
+@dataclass(frozen=True, slots=True)
+class ResolveFinding:
+    finding_id: FindingId
+    rule_key: str
+    subject: SubjectKey
+    reason: str
+    observed: float | None
+    evidence: Evidence
+
+
+@dataclass(frozen=True, slots=True)
+class CreateCoachingTask:
+    """A coaching task for the CRM. ``key`` is deterministic (rule, subject and cadence
+    window) and at most 80 characters: the outbox's idempotency key and CRM marker.
+    ``finding_id`` is None when the finding is opened by the same plan (match it by
+    ``rule_key`` and subject). ``budget_owner_crm_id`` is whose weekly budget it uses."""
+
+    key: str
+    rule_key: str
+    rule_version: int
+    rep_crm_id: str
+    deal_crm_id: str | None
+    assignee_crm_id: str
+    budget_owner_crm_id: str
+    subject: str
+    body: str
+    due_on: date
+    priority: Priority
+    severity: Severity
+    gap: float
+    finding_id: FindingId | None
+    evidence: Evidence
+
+    @property
+    def subject_key(self) -> SubjectKey:
+        return SubjectKey(self.rep_crm_id, self.deal_crm_id)
+
+
+@dataclass(frozen=True, slots=True)
+class DeferredTask:
+    """A task the manager's weekly budget had no room for; a later evaluation retries."""
+
+    task: CreateCoachingTask
+    reason: str
+
+
+AlertEvent = Literal["finding.opened", "finding.escalated", "finding.resolved"]
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """A webhook event. ``payload`` has no finding id for ``finding.opened`` (the store
+    assigns it when it persists the matching :class:`OpenFinding`)."""
+
+    event: AlertEvent
+    rule_key: str
+    subject: SubjectKey
+    payload: Mapping[str, Any]
+
+
+FindingIntent = OpenFinding | KeepFinding | EscalateFinding | ResolveFinding
+Intent = FindingIntent | CreateCoachingTask | Alert

@@ -1,0 +1,305 @@
+"""Findings and outboxes: what the rules core needs to know, and where its intents land.
+
+Reads: the live findings of a connection and its coaching history (from the CRM-write
+outbox). Writes: each intent of a plan, in the caller's transaction, so findings, their
+transitions, queued coaching tasks and webhook events commit together or not at all.
+Every write is idempotent: a task or event already queued under the same deterministic
+key is left alone, and a finding refresh that changes nothing writes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, aliased
+
+from rules.cadence import CoachingHistory
+from rules.drift import Bounds
+from rules.intents import (
+    Alert,
+    CreateCoachingTask,
+    EscalateFinding,
+    KeepFinding,
+    LiveFinding,
+    OpenFinding,
+    ResolveFinding,
+)
+from rules.metrics import SubjectKey
+from rules.policies import Severity
+from service.store.models import (
+    CrmWrite,
+    Finding,
+    FindingState,
+    FindingTransition,
+    Opportunity,
+    OutboxState,
+    Rep,
+    Rule,
+    SubjectKind,
+    WebhookEvent,
+)
+from service.store.models import Severity as StoredSeverity
+
+
+def live_findings(session: Session, connection_id: int) -> list[LiveFinding]:
+    """Open and snoozed findings of the connection's reps and deals."""
+    deal = aliased(Opportunity)
+    rows = session.execute(
+        select(Finding, Rule.key, Rep.crm_id, deal.crm_id)
+        .join(Rule, Rule.id == Finding.rule_id)
+        .join(Rep, Rep.id == Finding.rep_id)
+        .outerjoin(deal, deal.id == Finding.opportunity_id)
+        .where(Rep.connection_id == connection_id, Finding.state != FindingState.RESOLVED)
+        .order_by(Finding.id)
+    )
+    return [
+        LiveFinding(
+            id=finding.id,
+            rule_key=rule_key,
+            subject=SubjectKey(rep_crm_id, deal_crm_id),
+            severity=Severity(_rules_severity(finding.severity.value)),
+            state=finding.state.value,
+            opened_at=finding.opened_at,
+        )
+        for finding, rule_key, rep_crm_id, deal_crm_id in rows
+    ]
+
+
+def coaching_history(session: Session, connection_id: int, as_of: datetime) -> CoachingHistory:
+    """When each (rule, rep, deal) was last coached, and tasks per manager this week."""
+    queued = CrmWrite.state != OutboxState.CANCELLED
+    mine = (CrmWrite.connection_id == connection_id, CrmWrite.created_at <= as_of, queued)
+    last = session.execute(
+        select(
+            CrmWrite.rule_key,
+            CrmWrite.rep_crm_id,
+            CrmWrite.opportunity_crm_id,
+            func.max(CrmWrite.created_at),
+        )
+        .where(*mine)
+        .group_by(CrmWrite.rule_key, CrmWrite.rep_crm_id, CrmWrite.opportunity_crm_id)
+    )
+    monday = (as_of - timedelta(days=as_of.weekday())).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    week = session.execute(
+        select(CrmWrite.budget_owner_crm_id, func.count())
+        .where(*mine, CrmWrite.created_at >= monday)
+        .group_by(CrmWrite.budget_owner_crm_id)
+    )
+    return CoachingHistory(
+        last_task_at={(rule, rep, deal): at for rule, rep, deal, at in last},
+        tasks_this_week=dict(week.all()),
+    )
+
+
+@dataclass
+class AppliedPlan:
+    """What applying a plan changed, for reports and tests."""
+
+    opened: list[int] = field(default_factory=list)
+    kept: int = 0
+    refreshed: int = 0
+    escalated: list[int] = field(default_factory=list)
+    resolved: list[int] = field(default_factory=list)
+    tasks_queued: int = 0
+    events_queued: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+
+class PlanWriter:
+    """Applies one plan's intents to the store inside the caller's transaction."""
+
+    def __init__(self, session: Session, connection_id: int, as_of: datetime) -> None:
+        self.session, self.connection_id, self.as_of = session, connection_id, as_of
+        self.applied = AppliedPlan()
+        self._rule_ids = dict(session.execute(select(Rule.key, Rule.id)).all())
+        self._opened: dict[tuple[str, SubjectKey], int] = {}
+        self._reps: dict[str, int] = {}
+        self._deals: dict[str, int] = {}
+
+    def load_subjects(self, subjects: Iterable[SubjectKey]) -> None:
+        """Row ids of every rep and deal the plan names, in two queries."""
+        named = list(subjects)
+        reps = {s.rep_crm_id for s in named}
+        deals = {s.deal_crm_id for s in named if s.deal_crm_id}
+        self._reps = _ids(self.session, Rep, self.connection_id, reps)
+        self._deals = _ids(self.session, Opportunity, self.connection_id, deals)
+
+    def open(self, intent: OpenFinding) -> None:
+        rep_id = self._reps.get(intent.subject.rep_crm_id)
+        deal_id = self._deals.get(intent.subject.deal_crm_id or "")
+        if rep_id is None or (intent.subject.deal_crm_id and deal_id is None):
+            self.applied.skipped.append(f"{intent.rule_key}: {intent.subject} not in the store")
+            return
+        finding = Finding(
+            rule_id=self._rule_ids[intent.rule_key],
+            rule_version=intent.rule_version,
+            subject_kind=SubjectKind.DEAL if deal_id else SubjectKind.REP,
+            rep_id=rep_id,
+            opportunity_id=deal_id,
+            state=FindingState.OPEN,
+            severity=StoredSeverity(intent.severity.value),
+            period_start=intent.period_start.date(),
+            period_end=(intent.period_end - timedelta(microseconds=1)).date(),
+            observed=intent.observed,
+            standard=standard_document(intent.standard),
+            evidence=_json(intent.evidence),
+            opened_at=self.as_of,
+            updated_at=self.as_of,
+        )
+        self.session.add(finding)
+        self.session.flush()
+        self._opened[(intent.rule_key, intent.subject)] = finding.id
+        self._transition(finding, "opened")
+        self.applied.opened.append(finding.id)
+
+    def keep(self, intent: KeepFinding | EscalateFinding) -> None:
+        finding = self.session.get(Finding, int(intent.finding_id))
+        if finding is None:
+            return
+        changes: dict[str, Any] = {
+            "rule_version": intent.rule_version,
+            "severity": StoredSeverity(intent.severity.value),
+            "observed": intent.observed,
+            "standard": standard_document(intent.standard),
+            "evidence": _json(intent.evidence),
+        }
+        changed = {k: v for k, v in changes.items() if _json(getattr(finding, k)) != _json(v)}
+        if isinstance(intent, EscalateFinding):
+            self.applied.escalated.append(finding.id)
+        elif not changed:
+            self.applied.kept += 1
+            return
+        for name, value in changed.items():
+            setattr(finding, name, value)
+        finding.updated_at = self.as_of
+        if "severity" in changed or isinstance(intent, EscalateFinding):
+            action = "escalated" if isinstance(intent, EscalateFinding) else "eased"
+            self._transition(finding, action)
+        if not isinstance(intent, EscalateFinding):
+            self.applied.refreshed += 1
+
+    def resolve(self, intent: ResolveFinding) -> None:
+        finding = self.session.get(Finding, int(intent.finding_id))
+        if finding is None or finding.state is FindingState.RESOLVED:
+            return
+        finding.state, finding.resolved_at, finding.updated_at = (
+            FindingState.RESOLVED,
+            self.as_of,
+            self.as_of,
+        )
+        finding.observed = intent.observed
+        finding.evidence = {**_json(intent.evidence), "resolution": intent.reason}
+        self._transition(finding, "resolved")
+        self.applied.resolved.append(finding.id)
+
+    def queue_task(self, task: CreateCoachingTask) -> None:
+        finding_id = task.finding_id or self._opened.get((task.rule_key, task.subject_key))
+        values = {
+            "connection_id": self.connection_id,
+            "idempotency_key": task.key,
+            "finding_id": int(finding_id) if finding_id is not None else None,
+            "rule_key": task.rule_key,
+            "rep_crm_id": task.rep_crm_id,
+            "opportunity_crm_id": task.deal_crm_id,
+            "assignee_crm_id": task.assignee_crm_id,
+            "budget_owner_crm_id": task.budget_owner_crm_id,
+            "payload": task_payload(task),
+            "state": OutboxState.PENDING,
+            "attempts": 0,
+            "available_at": self.as_of,
+            "created_at": self.as_of,
+        }
+        key = ("connection_id", "idempotency_key")
+        self.applied.tasks_queued += self._insert_new(CrmWrite, values, key)
+
+    def queue_alert(self, alert: Alert) -> None:
+        finding_id = alert.payload.get("finding_id") or self._opened.get(
+            (alert.rule_key, alert.subject)
+        )
+        payload = {**_json(alert.payload), "finding_id": finding_id}
+        values = {
+            "event_id": event_id(alert.event, alert.rule_key, alert.subject, finding_id),
+            "type": alert.event,
+            "connection_id": self.connection_id,
+            "payload": payload,
+            "created_at": self.as_of,
+        }
+        self.applied.events_queued += self._insert_new(WebhookEvent, values, ("event_id",))
+
+    def _insert_new(self, model: Any, values: Mapping[str, Any], key: tuple[str, ...]) -> int:
+        """INSERT unless a row with the same key exists (portable ON CONFLICT DO NOTHING)."""
+        dialect = self.session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = insert(model).values(values).on_conflict_do_nothing(index_elements=key)
+        return len(self.session.execute(statement.returning(model.id)).all())
+
+    def _transition(self, finding: Finding, action: str) -> None:
+        self.session.add(
+            FindingTransition(
+                finding_id=finding.id,
+                at=self.as_of,
+                action=action,
+                state=finding.state,
+                severity=finding.severity,
+                rule_version=finding.rule_version,
+                observed=finding.observed,
+                evidence=finding.evidence,
+            )
+        )
+
+
+def standard_document(bounds: Bounds | None) -> dict[str, Any]:
+    if bounds is None:
+        return {}
+    return {"min": bounds.minimum, "max": bounds.maximum}
+
+
+def task_payload(task: CreateCoachingTask) -> dict[str, Any]:
+    """The CRM task as the write-back worker will send it (a ``TaskIntent``'s fields)."""
+    return {
+        "key": task.key,
+        "assignee_crm_id": task.assignee_crm_id,
+        "subject": task.subject,
+        "body": task.body,
+        "due_date": task.due_on.isoformat(),
+        "priority": task.priority,
+        "rep_crm_id": task.rep_crm_id,
+        "opportunity_crm_id": task.deal_crm_id,
+        "severity": task.severity.value,
+    }
+
+
+def event_id(event: str, rule_key: str, subject: SubjectKey, finding_id: object) -> str:
+    """Deterministic: the same transition of the same finding is the same event."""
+    text = f"{event}|{rule_key}|{subject.rep_crm_id}|{subject.deal_crm_id}|{finding_id}"
+    return "evt_" + hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _ids(session: Session, model: Any, connection_id: int, crm_ids: set[str]) -> dict[str, int]:
+    if not crm_ids:
+        return {}
+    rows = session.execute(
+        select(model.crm_id, model.id).where(
+            model.connection_id == connection_id, model.crm_id.in_(sorted(crm_ids))
+        )
+    )
+    return dict(rows.all())
+
+
+def _json(value: Any) -> Any:
+    """As the JSON column gives it back (lists, not tuples), so comparisons are exact."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def _rules_severity(stored: str) -> str:
+    """The store also knows ``critical``; the rules core tops out at ``high``."""
+    return "high" if stored == "critical" else stored

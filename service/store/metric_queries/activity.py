@@ -1,0 +1,150 @@
+"""Rate metrics: what a rep did inside each period (activities logged, pipeline created).
+
+Activities are counted through the index ``(connection_id, rep_crm_id, occurred_at)``:
+the query walks periods x reps and, for each pair, reads exactly the index range of that
+rep's activities inside the period, so the work is proportional to the activities
+counted, whatever the number of periods.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Row, and_, func, or_, select
+
+from rules.metrics import (
+    ActivityCount,
+    MeetingsHeld,
+    MetricSeries,
+    Observation,
+    PipelineCreated,
+)
+from service.store.metric_queries.common import (
+    ACTIVITIES,
+    OPPORTUNITIES,
+    REPS,
+    Database,
+    Frame,
+    alive_at,
+    live_rep,
+    number,
+    parts,
+    rep_key,
+    run,
+    series,
+    top_deal_columns,
+    top_deals,
+)
+from service.store.metric_queries.history import deal_snapshot
+
+_ZERO = Observation(value=0.0, sample=0)
+
+
+def measure_activity_count(db: Database, spec: ActivityCount, frame: Frame) -> MetricSeries:
+    return _count_activities(
+        db,
+        frame,
+        kinds=spec.kinds,
+        subtypes=spec.subtypes,
+        outcomes=spec.outcomes,
+        exclude_outcomes=spec.exclude_outcomes,
+    )
+
+
+def measure_meetings_held(db: Database, spec: MeetingsHeld, frame: Frame) -> MetricSeries:
+    return _count_activities(db, frame, kinds=("meeting",), exclude_outcomes=spec.exclude_outcomes)
+
+
+def _count_activities(
+    db: Database,
+    frame: Frame,
+    *,
+    kinds: Sequence[str] = (),
+    subtypes: Sequence[str] = (),
+    outcomes: Sequence[str] = (),
+    exclude_outcomes: Sequence[str] = (),
+) -> MetricSeries:
+    periods = frame.periods_cte()
+    a, p = ACTIVITIES.c, periods.c
+    matches = [
+        a.connection_id == frame.connection_id,
+        a.rep_crm_id == REPS.c.crm_id,
+        a.occurred_at >= p.start_at,
+        a.occurred_at < p.end_at,
+        alive_at(ACTIVITIES, p.end_at),
+        *_filters(kinds, subtypes, outcomes, exclude_outcomes),
+    ]
+    query = (
+        select(REPS.c.crm_id.label("rep"), p.idx, func.count().label("n"))
+        .select_from(periods)
+        .join(REPS, live_rep(periods, frame.connection_id, REPS.c.crm_id))
+        .join(ACTIVITIES, and_(*matches))
+        .group_by(REPS.c.crm_id, p.idx)
+    )
+
+    def observe(row: Row[Any]) -> Observation:
+        return Observation(value=float(row.n), sample=row.n)
+
+    return series(run(db, query), len(frame.periods), rep_key, observe, _ZERO)
+
+
+def _filters(
+    kinds: Sequence[str],
+    subtypes: Sequence[str],
+    outcomes: Sequence[str],
+    exclude_outcomes: Sequence[str],
+) -> list[ColumnElement[bool]]:
+    """Kind and subtype compare exactly; outcomes case-insensitively (SQLite's ``lower``
+    folds ASCII letters only); a NULL outcome is never excluded."""
+    a = ACTIVITIES.c
+    found: list[ColumnElement[bool]] = []
+    if kinds:
+        found.append(a.kind.in_(kinds))
+    if subtypes:
+        found.append(a.subtype.in_(subtypes))
+    if outcomes:
+        found.append(func.lower(a.outcome).in_([outcome.lower() for outcome in outcomes]))
+    if exclude_outcomes:
+        excluded = [outcome.lower() for outcome in exclude_outcomes]
+        found.append(or_(a.outcome.is_(None), func.lower(a.outcome).not_in(excluded)))
+    return found
+
+
+def measure_pipeline_created(db: Database, spec: PipelineCreated, frame: Frame) -> MetricSeries:
+    """Deals created in the period by their current owner, amounts as of the period end."""
+    periods = frame.periods_cte()
+    created = OPPORTUNITIES.c.created_in_crm_at
+    deals = deal_snapshot(
+        frame.connection_id,
+        periods,
+        ["amount"],
+        where=[created >= periods.c.start_at, created < periods.c.end_at],
+    )
+    d = deals.c
+    rank = (
+        func.row_number()
+        .over(partition_by=(d.rep, d.idx), order_by=(d.amount.desc().nulls_last(), d.deal))
+        .label("rank")
+    )
+    ranked = select(d.rep, d.idx, d.deal, d.amount, rank).subquery("ranked")
+    r = ranked.c
+    query = select(
+        r.rep,
+        r.idx,
+        func.count().label("n"),
+        func.sum(func.coalesce(r.amount, 0)).label("amount"),
+        *top_deal_columns(r.rank, r.deal),
+    ).group_by(r.rep, r.idx)
+
+    def observe(row: Row[Any]) -> Observation:
+        value = float(row.n) if spec.measure == "count" else number(row.amount)
+        return Observation(
+            value=value,
+            sample=row.n,
+            parts=parts(count=row.n, amount=row.amount),
+            deals=top_deals(row),
+        )
+
+    empty = Observation(value=0.0, sample=0, parts=parts(count=0, amount=0))
+    return series(run(db, query), len(frame.periods), rep_key, observe, empty)

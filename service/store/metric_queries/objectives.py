@@ -1,0 +1,187 @@
+"""Objective metrics read at each period end: pipeline coverage, quota pace, win rate.
+
+Coverage and pace start from the quota in force (so a rep with a quota and an empty
+pipeline gets a coverage of 0 rather than no value) and join the rep's deals as of the
+instant whose close date falls inside that quota period.
+
+The quota period is chosen by the *last day the period touches* (``Period.last_day``),
+not by the calendar day of the end instant: a quarter ends at midnight on the first day
+of the next quarter, and its closing snapshot should be measured against its own quota.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import CTE, Float, Row, Subquery, and_, case, func, select, type_coerce
+
+from connectors.records import StageCategory
+from rules.metrics import MetricSeries, Observation, PipelineCoverage, QuotaPace, WinRate
+from service.store.metric_queries.common import (
+    QUOTAS,
+    REPS,
+    Database,
+    Frame,
+    alive_at,
+    live_rep,
+    number,
+    parts,
+    rep_key,
+    run,
+    series,
+    top_deal_columns,
+    top_deals,
+)
+from service.store.metric_queries.history import deal_snapshot
+
+OPEN, WON, LOST = StageCategory.OPEN.value, StageCategory.WON.value, StageCategory.LOST.value
+
+
+def quota_at(connection_id: int, periods: CTE) -> Subquery:
+    """Each rep's quota in force at each period end (the most recently updated if several)."""
+    q, p = QUOTAS.c, periods.c
+    covers = and_(
+        q.connection_id == connection_id,
+        q.period_start <= p.last_day,
+        q.period_end >= p.last_day,
+        alive_at(QUOTAS, p.end_at),
+    )
+    newest_first = (q.updated_at.desc(), q.id.desc())
+    ranked = (
+        select(
+            q.rep_crm_id.label("rep"),
+            p.idx,
+            q.period_start,
+            q.period_end,
+            q.amount.label("quota"),
+            func.row_number()
+            .over(partition_by=(q.rep_crm_id, p.idx), order_by=newest_first)
+            .label("rank"),
+        )
+        .select_from(periods)
+        .join(QUOTAS, covers)
+        .join(REPS, live_rep(periods, connection_id, q.rep_crm_id))
+        .subquery("quota_ranked")
+    )
+    return select(ranked).where(ranked.c.rank == 1).subquery("quota_at")
+
+
+def _quota_totals(frame: Frame) -> Any:
+    """Per rep and period with a quota: open, won and weighted amounts closing in it."""
+    periods = frame.periods_cte()
+    quota = quota_at(frame.connection_id, periods)
+    deals = deal_snapshot(
+        frame.connection_id, periods, ["stage", "amount", "close_date", "probability"]
+    )
+    q, d = quota.c, deals.c
+    closing_in_quota = and_(
+        d.rep == q.rep,
+        d.idx == q.idx,
+        d.close_date >= q.period_start,
+        d.close_date <= q.period_end,
+        d.category.in_((OPEN, WON)),
+    )
+    rank = func.row_number().over(
+        partition_by=(q.rep, q.idx, d.category), order_by=(d.amount.desc().nulls_last(), d.deal)
+    )
+    joined = (
+        select(
+            q.rep,
+            q.idx,
+            q.period_start,
+            q.period_end,
+            q.quota,
+            d.deal,
+            d.category,
+            d.amount,
+            d.probability,
+            rank.label("rank"),
+        )
+        .select_from(quota)
+        .outerjoin(deals, closing_in_quota)
+        .subquery("quota_deals")
+    )
+    j = joined.c
+    is_open = j.category == OPEN
+    return select(
+        j.rep,
+        j.idx,
+        j.period_start,
+        j.period_end,
+        func.max(j.quota).label("quota"),
+        func.count(case((is_open, 1))).label("n_open"),
+        func.sum(case((is_open, j.amount), else_=0)).label("open_amount"),
+        func.sum(case((j.category == WON, j.amount), else_=0)).label("won_amount"),
+        # Float: the product must not be rounded to the cents of the amount's type.
+        func.sum(
+            case((is_open, type_coerce(j.amount, Float()) * j.probability / 100), else_=0)
+        ).label("weighted_open"),
+        *top_deal_columns(case((is_open, j.rank)), j.deal),
+    ).group_by(j.rep, j.idx, j.period_start, j.period_end)
+
+
+def measure_pipeline_coverage(db: Database, spec: PipelineCoverage, frame: Frame) -> MetricSeries:
+    def observe(row: Row[Any]) -> Observation:
+        quota, won = number(row.quota), number(row.won_amount)
+        remaining = quota - won
+        open_amount = number(row.open_amount)
+        return Observation(
+            value=open_amount / remaining if remaining > 0 else None,
+            sample=row.n_open,
+            parts=parts(open_amount=open_amount, won_amount=won, quota=quota, remaining=remaining),
+            deals=top_deals(row),
+            period_start=row.period_start,
+            period_end=row.period_end,
+        )
+
+    return series(run(db, _quota_totals(frame)), len(frame.periods), rep_key, observe)
+
+
+def measure_quota_pace(db: Database, spec: QuotaPace, frame: Frame) -> MetricSeries:
+    def observe(row: Row[Any]) -> Observation:
+        return Observation(
+            value=None,
+            sample=row.n_open,
+            parts=parts(
+                won_amount=row.won_amount, weighted_open=row.weighted_open, quota=row.quota
+            ),
+            deals=top_deals(row),
+            period_start=row.period_start,
+            period_end=row.period_end,
+        )
+
+    return series(run(db, _quota_totals(frame)), len(frame.periods), rep_key, observe)
+
+
+def measure_win_rate(db: Database, spec: WinRate, frame: Frame) -> MetricSeries:
+    """Deals closed (won or lost as of t) by a change inside ``[t - trailing_days, t)``."""
+    periods = frame.periods_cte(trailing_days=spec.trailing_days)
+    deals = deal_snapshot(frame.connection_id, periods, ["stage", "amount"])
+    d = deals.c
+    weight = d.amount if spec.measure == "amount" else 1
+    query = (
+        select(
+            d.rep,
+            d.idx,
+            func.count().label("n"),
+            func.sum(case((d.category == WON, weight), else_=0)).label("won"),
+            func.sum(case((d.category == LOST, weight), else_=0)).label("lost"),
+        )
+        .where(
+            d.category.in_((WON, LOST)),
+            d.closed_change_at >= d.since_at,
+            d.closed_change_at < d.end_at,
+        )
+        .group_by(d.rep, d.idx)
+    )
+
+    def observe(row: Row[Any]) -> Observation:
+        won, lost = number(row.won), number(row.lost)
+        measurable = row.n >= spec.min_sample and won + lost > 0
+        return Observation(
+            value=won / (won + lost) if measurable else None,
+            sample=row.n,
+            parts=parts(won=won, lost=lost),
+        )
+
+    return series(run(db, query), len(frame.periods), rep_key, observe)

@@ -1,0 +1,196 @@
+"""Evaluation end to end on the store (SQLite and PostgreSQL): rules in, findings and
+queued coaching tasks and webhook events out, idempotent, resolvable, dry-runnable."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, insert, select
+
+from connectors.records import ActivityKind
+from rules.periods import PeriodUnit, complete_periods
+from service.evaluate import evaluate_connection
+from service.store import Store
+from service.store.connections import add_connection
+from service.store.models import (
+    Activity,
+    CrmKind,
+    CrmWrite,
+    Finding,
+    FindingState,
+    FindingTransition,
+    Rep,
+    WebhookEvent,
+)
+from service.store.rules_repo import apply_rule, current_rules
+
+#: A Wednesday; the last four complete weeks are the window.
+AS_OF = datetime(2026, 11, 18, 10, 0, tzinfo=UTC)
+CALLS_RULE: dict[str, Any] = {
+    "key": "calls-per-week",
+    "name": "Calls per week",
+    "level": "activity",
+    "drives": "Pipeline created",
+    "metric": {"metric": "activity_count", "kinds": ["call"]},
+    "period": {"unit": "week"},
+    "window": 4,
+    "standard": {"basis": "absolute", "min": 20},
+    "drift": {"k": 2, "n": 3, "resolve_after": 2},
+    "coaching": {"what_good_looks_like": "A call block every morning.", "cadence_days": 14},
+    "alert": True,
+}
+MANAGER, STEADY, SLIPPING = "005MGR", "005STEADY", "005SLIP"
+
+
+def _seed(store: Store, calls_per_week: dict[str, list[int]]) -> int:
+    """A manager with two reps and their calls in each of the last weeks (oldest first)."""
+    weeks = complete_periods(AS_OF, PeriodUnit.WEEK, 8)
+    with store.unit_of_work() as session:
+        connection_id = add_connection(session, "acme", CrmKind.SALESFORCE, {}).id
+        for crm_id, name, manager in (
+            (MANAGER, "Mia Manager", None),
+            (STEADY, "Sam Steady", MANAGER),
+            (SLIPPING, "Sid Slipping", MANAGER),
+        ):
+            session.add(
+                Rep(connection_id=connection_id, crm_id=crm_id, name=name, manager_crm_id=manager)
+            )
+        rows = []
+        for rep, counts in calls_per_week.items():
+            for week, count in zip(weeks[-len(counts) :], counts, strict=True):
+                rows += [
+                    {
+                        "connection_id": connection_id,
+                        "crm_id": f"{rep}-{week.first_day}-{n}",
+                        "kind": ActivityKind.CALL,
+                        "rep_crm_id": rep,
+                        "occurred_at": week.start + timedelta(days=1, minutes=n),
+                    }
+                    for n in range(count)
+                ]
+        session.execute(insert(Activity), rows)
+        apply_rule(session, CALLS_RULE)
+    return connection_id
+
+
+def _counts(store: Store) -> dict[str, Any]:
+    with store.unit_of_work() as session:
+        return {
+            "findings": session.execute(
+                select(Finding.state, Finding.severity, Finding.updated_at, Finding.evidence)
+            ).all(),
+            "transitions": session.scalar(select(func.count()).select_from(FindingTransition)),
+            "tasks": session.execute(select(CrmWrite.idempotency_key, CrmWrite.payload)).all(),
+            "events": session.scalars(select(WebhookEvent.event_id)).all(),
+        }
+
+
+@pytest.fixture
+def slipping(store: Store) -> int:
+    return _seed(store, {STEADY: [25] * 8, SLIPPING: [25, 25, 25, 25, 25, 12, 10, 8]})
+
+
+def test_a_sustained_drop_opens_a_finding_queues_a_task_for_the_manager_and_an_event(
+    store: Store, slipping: int
+):
+    result = evaluate_connection(store, slipping, as_of=AS_OF)
+
+    assert len(result.applied.opened) == 1
+    with store.unit_of_work() as session:
+        finding = session.scalars(select(Finding)).one()
+        rep = session.get(Rep, finding.rep_id)
+        task = session.scalars(select(CrmWrite)).one()
+        event = session.scalars(select(WebhookEvent)).one()
+        transition = session.scalars(select(FindingTransition)).one()
+    assert rep is not None
+    assert rep.crm_id == SLIPPING
+    assert finding.state is FindingState.OPEN
+    assert finding.observed == 8
+    assert finding.standard == {"min": 20, "max": None}
+    assert finding.evidence["rule"]["key"] == "calls-per-week"
+    assert [p["value"] for p in finding.evidence["periods"]] == [25, 12, 10, 8]
+    assert task.assignee_crm_id == MANAGER
+    assert task.rep_crm_id == SLIPPING
+    assert task.finding_id == finding.id
+    assert task.payload["key"] == task.idempotency_key
+    assert "A call block every morning." in task.payload["body"]
+    assert event.type == "finding.opened"
+    assert event.payload["finding_id"] == finding.id
+    assert transition.action == "opened"
+
+
+def test_evaluating_twice_at_the_same_moment_changes_nothing(store: Store, slipping: int):
+    evaluate_connection(store, slipping, as_of=AS_OF)
+    before = _counts(store)
+
+    again = evaluate_connection(store, slipping, as_of=AS_OF)
+
+    assert _counts(store) == before
+    assert again.applied.opened == []
+    assert again.applied.tasks_queued == 0
+    assert again.applied.kept == 1
+
+
+def test_a_dry_run_reports_what_it_would_do_and_stores_nothing(store: Store, slipping: int):
+    result = evaluate_connection(store, slipping, as_of=AS_OF, dry_run=True)
+
+    assert len(result.applied.opened) == 1
+    assert result.applied.tasks_queued == 1
+    assert _counts(store) == {"findings": [], "transitions": 0, "tasks": [], "events": []}
+
+
+def test_the_finding_resolves_once_the_rep_is_back_for_enough_periods(store: Store):
+    connection_id = _seed(store, {STEADY: [25] * 8, SLIPPING: [25, 25, 25, 12, 10, 8, 25, 25]})
+    two_weeks_back = AS_OF - timedelta(days=14)
+    opened = evaluate_connection(store, connection_id, as_of=two_weeks_back)
+    assert len(opened.applied.opened) == 1
+
+    resolved = evaluate_connection(store, connection_id, as_of=AS_OF)
+
+    assert resolved.applied.resolved == opened.applied.opened
+    with store.unit_of_work() as session:
+        finding = session.scalars(select(Finding)).one()
+        actions = session.scalars(select(FindingTransition.action).order_by(FindingTransition.id))
+        assert finding.state is FindingState.RESOLVED
+        assert finding.resolved_at == AS_OF
+        assert list(actions) == ["opened", "resolved"]
+        assert session.scalar(select(func.count()).select_from(WebhookEvent)) == 2
+
+
+def test_the_coaching_cadence_holds_back_a_second_task_within_its_window(store: Store):
+    connection_id = _seed(store, {STEADY: [25] * 8, SLIPPING: [25, 25, 25, 12, 10, 8, 6, 5]})
+    evaluate_connection(store, connection_id, as_of=AS_OF - timedelta(days=7))
+    within = evaluate_connection(store, connection_id, as_of=AS_OF)
+    after = evaluate_connection(store, connection_id, as_of=AS_OF + timedelta(days=7))
+
+    assert within.applied.tasks_queued == 0
+    assert after.applied.tasks_queued == 1
+    with store.unit_of_work() as session:
+        assert session.scalar(select(func.count()).select_from(CrmWrite)) == 2
+        assert session.scalar(select(func.count()).select_from(Finding)) == 1
+
+
+def test_a_disabled_rule_resolves_its_live_findings(store: Store, slipping: int):
+    evaluate_connection(store, slipping, as_of=AS_OF)
+    with store.unit_of_work() as session:
+        applied = apply_rule(session, {**CALLS_RULE, "enabled": False})
+    assert applied.outcome == "updated"
+    assert applied.version == 2
+
+    result = evaluate_connection(store, slipping, as_of=AS_OF)
+
+    assert len(result.applied.resolved) == 1
+
+
+def test_applying_an_unchanged_rule_adds_no_version_and_a_changed_one_does(store: Store):
+    with store.unit_of_work() as session:
+        add_connection(session, "acme", CrmKind.SALESFORCE, {})
+        assert apply_rule(session, CALLS_RULE).outcome == "created"
+        assert apply_rule(session, CALLS_RULE).outcome == "unchanged"
+        changed = apply_rule(session, {**CALLS_RULE, "name": "Calls each week"})
+        assert (changed.outcome, changed.version) == ("updated", 2)
+        (stored,) = current_rules(session)
+        assert stored.version == 2
+        assert stored.document["name"] == "Calls each week"
