@@ -8,13 +8,14 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check --quiet
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test lint typecheck unit integration e2e bench clean
+.PHONY: help demo test lint typecheck unit integration e2e bench bench-evaluate clean
 
 help:
 	@echo "make demo   - sandbox CRM, sync, rules and write-back on a fresh SQLite store"
 	@echo "make test   - ruff, mypy and the whole pytest suite (SQLite and PostgreSQL)"
 	@echo "make lint | typecheck | unit | integration | e2e - one part of 'make test'"
-	@echo "make bench  - sync benchmarks against the sandbox (SQLite and PostgreSQL, ~15 min)"
+	@echo "make bench  - sync benchmarks against the sandbox (SQLite and PostgreSQL, ~25 min)"
+	@echo "make bench-evaluate - the default rule pack on a 1M-activity org vs a raw SQL scan"
 	@echo "make clean  - remove .venv and caches"
 
 $(BIN)/python:
@@ -54,6 +55,10 @@ test: lint typecheck $(VENV)/.installed-test
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench.sync_salesforce --backend both
+	$(BIN)/python -m bench.sync_hubspot --backend both
+
+bench-evaluate: $(VENV)/.installed-test
+	$(BIN)/python -m bench.evaluate --backend both
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis driftcoach-demo.db*

@@ -1,10 +1,12 @@
 """``driftcoach demo``: the whole cycle on a throwaway SQLite store, for a first look.
 
 The cycle so far: start the CRM sandbox with a seeded org split across Salesforce and
-HubSpot and summarise it; create and migrate a fresh store; add the sandbox's Salesforce
-org as a connection and sync it (printing records per stream); report what the store
-holds. Evaluation and write-back plug in here as they land; the HubSpot half is synced
-once the HubSpot connector exists.
+HubSpot and summarise it; create and migrate a fresh store; add both halves of the org as
+connections and sync them one after the other (each prints records per stream); report
+what the store holds. Evaluation and write-back plug in here as they land.
+
+The HubSpot sync takes the longest: it paces itself under HubSpot's limits (five searches
+a second, 100 calls per ten seconds), as it must with a real portal.
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ from pathlib import Path
 from pydantic import SecretStr
 from sqlalchemy import func, inspect, select
 
+from connectors.hubspot import HubSpotConnector
 from connectors.salesforce import ClientCredentialsAuth, SalesforceConfig, SalesforceConnector
 from connectors.sandbox.org import OrgSpec
 from connectors.sandbox.runner import Sandbox, SandboxInfo, SandboxOptions
+from service.bootstrap import hubspot_config
 from service.sandbox import org_summary
-from service.settings import Settings
+from service.settings import HubSpotSettings, Settings
 from service.store import Base, Store, make_engine, migrate
 from service.store.connections import add_connection
 from service.store.models import CrmKind
@@ -37,6 +41,7 @@ def run(settings: Settings, path: Path, *, as_of: date | None = None) -> str:
                 f"sandbox: Salesforce at {info.salesforce_url}, HubSpot at {info.hubspot_url}"
                 f" (started in {info.startup_seconds:.1f}s)\n{org_summary(info)}",
                 _sync_salesforce(store, info),
+                _sync_hubspot(store, info),
             ]
         sections.append(_describe(store, demo_settings))
     finally:
@@ -79,6 +84,41 @@ def _sync_salesforce(store: Store, info: SandboxInfo) -> str:
     finally:
         connector.close()
     return format_report("sandbox-salesforce", report)
+
+
+def _sync_hubspot(store: Store, info: SandboxInfo) -> str:
+    """Connect to the sandbox's HubSpot as an operator would, then sync it.
+
+    HubSpot has no manager field: the operator says who manages each team (its members
+    report to them) and whom each manager reports to, as ``connections add hubspot
+    --team-manager TEAM=EMAIL --owner-manager EMAIL=EMAIL`` would record it.
+    """
+    options = {"base_url": info.hubspot_url, **_hubspot_managers(info)}
+    with store.unit_of_work() as session:
+        connection_id = add_connection(session, "sandbox-hubspot", CrmKind.HUBSPOT, options).id
+    secrets = HubSpotSettings(access_token=SecretStr(info.hubspot.access_token))
+    connector = HubSpotConnector(hubspot_config(options, secrets))
+    try:
+        report = sync_connection(store, connection_id, connector)
+    finally:
+        connector.close()
+    return format_report("sandbox-hubspot", report)
+
+
+def _hubspot_managers(info: SandboxInfo) -> dict[str, dict[str, str]]:
+    """The seeded org's reporting lines for the teams placed in HubSpot, by email."""
+    users = {user.id: user for user in info.org.users}
+    teams: dict[str, str] = {}
+    owners: dict[str, str] = {}
+    for team in info.org.teams:
+        manager = users.get(team.manager_id)
+        if manager is None or team.manager_id not in info.hubspot_ids:
+            continue
+        teams[team.name] = manager.email
+        boss = users.get(manager.manager_id or "")
+        if boss is not None and boss.id in info.hubspot_ids:
+            owners[manager.email] = boss.email
+    return {"team_managers": teams, "owner_managers": owners}
 
 
 def _describe(store: Store, settings: Settings) -> str:

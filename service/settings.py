@@ -56,6 +56,9 @@ class HubSpotSettings(BaseModel):
     client_id: str | None = None
     client_secret: SecretStr | None = None
     refresh_token: SecretStr | None = None
+    ca_bundle: str | None = Field(
+        default=None, description="Extra CA bundle for TLS, e.g. a sandbox served over HTTPS."
+    )
 
 
 class Settings(BaseSettings):

@@ -12,9 +12,14 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from service.bootstrap import ConfigurationError, build_connector, salesforce_config
+from service.bootstrap import (
+    ConfigurationError,
+    build_connector,
+    hubspot_config,
+    salesforce_config,
+)
 from service.cli_support import fail, settings_of
-from service.settings import SalesforceSettings
+from service.settings import HubSpotSettings, SalesforceSettings
 from service.store import Store
 from service.store.connections import (
     ConnectionExists,
@@ -65,10 +70,14 @@ def add_salesforce(
         if value is not None:
             options[key] = value
     _validate_salesforce(options)
+    _add(ctx, name, CrmKind.SALESFORCE, options)
+
+
+def _add(ctx: typer.Context, name: str, crm: CrmKind, options: dict[str, Any]) -> None:
     store = Store.from_settings(settings_of(ctx))
     try:
         with store.unit_of_work() as session:
-            connection = add_connection(session, name, CrmKind.SALESFORCE, options)
+            connection = add_connection(session, name, crm, options)
             typer.echo(f"added connection {connection.name} (id {connection.id})")
     except ConnectionExists as exc:
         raise fail(str(exc)) from None
@@ -84,6 +93,68 @@ def _validate_salesforce(options: dict[str, Any]) -> None:
         salesforce_config(options, stand_in)
     except (ConfigurationError, ValidationError) as exc:
         raise fail(f"invalid Salesforce connection: {exc}") from None
+
+
+@add_app.command("hubspot")
+def add_hubspot(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="A name for this portal, e.g. acme-hubspot.")],
+    base_url: Annotated[
+        str | None, typer.Option(help="API host (default https://api.hubapi.com).")
+    ] = None,
+    auth_method: Annotated[str, typer.Option(help="private_app or oauth.")] = "private_app",
+    client_id: Annotated[str | None, typer.Option(help="The public app's client id.")] = None,
+    ca_bundle: Annotated[Path | None, typer.Option(help="Extra CA bundle.")] = None,
+    history_days: Annotated[int, typer.Option(help="How far back a first sync reads.")] = 400,
+    budget_share: Annotated[
+        float, typer.Option(help="Share of the daily API allowance one run may use.")
+    ] = 0.10,
+    team_manager: Annotated[
+        list[str] | None,
+        typer.Option(help="TEAM=MANAGER (team name or id, owner email or id); repeatable."),
+    ] = None,
+    owner_manager: Annotated[
+        list[str] | None,
+        typer.Option(help="OWNER=MANAGER (owner emails or ids); repeatable, wins over teams."),
+    ] = None,
+) -> None:
+    """Add a HubSpot portal. Secrets come from DRIFTCOACH_HUBSPOT__* settings."""
+    options: dict[str, Any] = {
+        "auth_method": auth_method,
+        "history_days": history_days,
+        "budget_share": budget_share,
+        "team_managers": _pairs(team_manager, "--team-manager"),
+        "owner_managers": _pairs(owner_manager, "--owner-manager"),
+    }
+    for key, value in {
+        "base_url": base_url,
+        "client_id": client_id,
+        "ca_bundle": str(ca_bundle.resolve()) if ca_bundle else None,
+    }.items():
+        if value is not None:
+            options[key] = value
+    _validate_hubspot(options)
+    _add(ctx, name, CrmKind.HUBSPOT, options)
+
+
+def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for value in values or []:
+        key, sep, target = value.partition("=")
+        if not (sep and key.strip() and target.strip()):
+            raise fail(f"{option} takes KEY=VALUE, not {value!r}")
+        pairs[key.strip()] = target.strip()
+    return pairs
+
+
+def _validate_hubspot(options: dict[str, Any]) -> None:
+    """Check the options now, with stand-in secrets: real ones are read at sync time."""
+    names = ("access_token", "client_secret", "refresh_token")
+    stand_in = HubSpotSettings.model_validate(dict.fromkeys(names, "stand-in"))
+    try:
+        hubspot_config(options, stand_in)
+    except (ConfigurationError, ValidationError) as exc:
+        raise fail(f"invalid HubSpot connection: {exc}") from None
 
 
 @connections_app.command("list")

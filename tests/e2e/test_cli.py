@@ -15,7 +15,9 @@ from service.store import Base, migrate
 DRIFTCOACH = Path(sys.executable).with_name("driftcoach")
 
 
-def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None):
+def run(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120
+):
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTCOACH_")}
     full_env.update(env or {})
     return subprocess.run(
@@ -24,7 +26,7 @@ def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None):
         text=True,
         env=full_env,
         cwd=cwd,
-        timeout=120,
+        timeout=timeout,
         check=False,
     )
 
@@ -89,10 +91,12 @@ def test_an_unreachable_store_is_a_clear_error_not_a_traceback():
 
 def test_demo_syncs_the_sandbox_into_a_fresh_store_and_prints_its_tables(tmp_path: Path):
     (tmp_path / "driftcoach-demo.db").write_text("an old store the demo must replace")
-    result = run("demo", cwd=tmp_path)
+    # The HubSpot half waits on HubSpot's search limit (5 a second) for ~90,000 engagements.
+    result = run("demo", cwd=tmp_path, timeout=600)
     assert result.returncode == 0, result.stderr
     assert "drifting reps (ground truth):" in result.stdout
     assert "sandbox-salesforce: succeeded" in result.stdout
+    assert "sandbox-hubspot: succeeded" in result.stdout
     for table in Base.metadata.tables:
         assert table in result.stdout
     assert "MISSING" not in result.stdout
@@ -136,4 +140,34 @@ def test_sync_without_secrets_names_the_missing_setting(tmp_path: Path):
     result = run("sync", env=env)
     assert result.returncode == 1
     assert "DRIFTCOACH_SALESFORCE__CLIENT_SECRET" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_hubspot_connections_are_added_with_their_reporting_lines(tmp_path: Path):
+    env = {"DRIFTCOACH_DATABASE_URL": f"sqlite:///{tmp_path / 's.db'}"}
+    assert run("db", "upgrade", env=env).returncode == 0
+    added = run(
+        "connections", "add", "hubspot", "acme-hs", "--base-url", "http://127.0.0.1:9",
+        "--team-manager", "East=lead@acme.test", "--owner-manager", "lead@acme.test=vp@acme.test",
+        env=env,
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    listed = run("connections", "list", env=env)
+    assert "acme-hs\thubspot\tenabled" in listed.stdout
+    assert "'team_managers': {'East': 'lead@acme.test'}" in listed.stdout
+    bad = run("connections", "add", "hubspot", "b", "--team-manager", "East", env=env)
+    assert bad.returncode == 1
+    assert "--team-manager takes KEY=VALUE" in bad.stderr
+    oauth = run("connections", "add", "hubspot", "c", "--auth-method", "oauth", env=env)
+    assert oauth.returncode == 1
+    assert "DRIFTCOACH_HUBSPOT__CLIENT_ID" in oauth.stderr
+
+
+def test_a_hubspot_sync_without_its_token_names_the_missing_setting(tmp_path: Path):
+    env = {"DRIFTCOACH_DATABASE_URL": f"sqlite:///{tmp_path / 's.db'}"}
+    run("db", "upgrade", env=env)
+    run("connections", "add", "hubspot", "acme-hs", env=env)
+    result = run("sync", env=env)
+    assert result.returncode == 1
+    assert "DRIFTCOACH_HUBSPOT__ACCESS_TOKEN" in result.stderr
     assert "Traceback" not in result.stderr

@@ -1,9 +1,10 @@
 """``/crm/v3/objects/{objectType}/batch/*``: read, create, update and archive.
 
-At most 100 inputs per call (more is a 400). Partial failures answer 207 with
-``numErrors``/``errors``: ids that do not exist on read and update, inputs whose inline
-associations point nowhere on create. Invalid property values fail the whole batch with
-a 400, so nothing is half-written. Batch create answers 201, the others 200.
+At most 100 inputs per call, 50 for a read with ``propertiesWithHistory`` (more is a
+400). Partial failures answer 207 with ``numErrors``/``errors``: ids that do not exist
+on read and update, inputs whose inline associations point nowhere on create. Invalid
+property values fail the whole batch with a 400, so nothing is half-written. Batch
+create answers 201, the others 200.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from connectors.sandbox.hubspot.views import property_names, render_object
 
 if TYPE_CHECKING:
     from connectors.sandbox.hubspot.server import Gate
+
+HISTORY_BATCH_LIMIT = 50
 
 
 def add_routes(
@@ -75,6 +78,15 @@ class BatchRoutes:
         inputs = batch_inputs(body)
         names = property_names(self.kind, name_list(body.get("properties")))
         history = name_list(body.get("propertiesWithHistory"))
+        if history and len(inputs) > HISTORY_BATCH_LIMIT:
+            # HubSpot's own words (quoted in PipedreamHQ/pipedream#8462).
+            raise HubSpotError(
+                400,
+                "The maximum number of inputs supported in a batch request for property"
+                f" histories is {HISTORY_BATCH_LIMIT}. Please reduce the number of items and"
+                " try again",
+                "VALIDATION_ERROR",
+            )
         archived, id_property = bool_arg(request, "archived"), body.get("idProperty")
         with self.state.lock:
             started, results, missing = self.state.now_ms(), [], []

@@ -7,6 +7,7 @@ canonical path, so the meter counts ``GET /crm/v3/objects/deals`` and
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
@@ -27,7 +28,9 @@ from connectors.sandbox.hubspot.search import (
     Accessor,
     Coerce,
     Comparable,
+    SearchRequest,
     SearchRequestError,
+    SystemRange,
     coercer,
     parse_request,
     run,
@@ -165,36 +168,78 @@ class ObjectRoutes:
         names = property_names(self.kind, query.properties)
         with self.state.lock:
             now = self.state.now_ms()
-            total, ids = run(query, self._rows(now))
+            if query.system_range is not None:
+                total, ids = self._range_page(query, query.system_range, now)
+            else:
+                total, ids = run(query, self._rows(now, query.min_id), ids_are_objects=True)
             objects = self.state.objects[self.kind.name]
-            results = [
-                render_object(self.state, obj, names, props=self._indexed(obj, now))
-                for obj in (objects[i] for i in ids)
-            ]
+            results = []
+            for obj in (objects[i] for i in ids):
+                props, updated_ms = self._indexed(obj, now) or (None, None)
+                results.append(
+                    render_object(self.state, obj, names, props=props, updated_ms=updated_ms)
+                )
         body: dict[str, object] = {"total": total, "results": results}
         if query.after + query.limit < total:
             body["paging"] = _next_page(request, str(query.after + query.limit))
         return Response.json(200, body)
 
     @staticmethod
-    def _indexed(obj: CrmObject, now: int) -> Mapping[str, str | None] | None:
-        """What the search index holds for ``obj`` now; None when it is not searchable.
+    def _indexed(obj: CrmObject, now: int) -> tuple[Mapping[str, str | None], int] | None:
+        """What the search index holds for ``obj`` now (values and modification time);
+        None when it is not searchable.
 
-        A lagging index keeps serving the pre-write version until it catches up.
+        A lagging index keeps serving the pre-write version, hs_lastmodifieddate included,
+        until it catches up: filters and results both see the old version.
         """
         view = obj.indexed
         if view is not None and now < view.fresh_from_ms:
-            return view.props if not view.archived else None
-        return obj.props if obj.archived_ms is None else None
+            if view.archived or view.props is None:
+                return None
+            return view.props, view.updated_ms
+        return (obj.props, obj.updated_ms) if obj.archived_ms is None else None
 
-    def _rows(self, now: int) -> Iterator[tuple[int, Row]]:
-        for obj in self.state.objects[self.kind.name].values():
-            props = self._indexed(obj, now)
-            if props is not None:
-                yield obj.id, (obj, props)
+    def _rows(self, now: int, min_id: int | None = None) -> Iterator[tuple[int, Row]]:
+        """Every searchable object in id order, from ``min_id`` on when the filters bound it."""
+        ids, objects = self.state.ids[self.kind.name], self.state.objects[self.kind.name]
+        start = 0 if min_id is None else bisect.bisect_left(ids, min_id)
+        for position in range(start, len(ids)):
+            obj = objects[ids[position]]
+            indexed = self._indexed(obj, now)
+            if indexed is not None:
+                yield obj.id, (obj, *indexed)
+
+    def _range_page(
+        self, query: SearchRequest, bounds: SystemRange, now: int
+    ) -> tuple[int, list[int]]:
+        """``run`` for a search that only bounds the id and the system timestamps, sorted
+        by id: the same answer from one tight loop (a sync's windows are all this shape)."""
+        ids, objects = self.state.ids[self.kind.name], self.state.objects[self.kind.name]
+        id_low, id_high = bounds.id
+        (updated_low, updated_high), (created_low, created_high) = bounds.updated, bounds.created
+        matches: list[int] = []
+        for position in range(bisect.bisect_left(ids, id_low), len(ids)):
+            obj = objects[ids[position]]
+            if obj.id > id_high:
+                break
+            view = obj.indexed
+            if view is not None and now < view.fresh_from_ms:
+                if view.archived or view.props is None:
+                    continue
+                updated = view.updated_ms
+            elif obj.archived_ms is not None:
+                continue
+            else:
+                updated = obj.updated_ms
+            if updated_low <= updated <= updated_high and created_low <= obj.created_ms <= (
+                created_high
+            ):
+                matches.append(obj.id)
+        return len(matches), matches[query.after : query.after + query.limit]
 
 
-Row = tuple[CrmObject, Mapping[str, str | None]]  # an object and its indexed values
+# An object, its indexed values and its indexed modification time (epoch millis).
+Row = tuple[CrmObject, Mapping[str, str | None], int]
 
 
 def row_accessors(state: HubSpotState, kind: ObjectType) -> dict[str, Accessor]:
@@ -205,7 +250,7 @@ def row_accessors(state: HubSpotState, kind: ObjectType) -> dict[str, Accessor]:
             accessors[name] = _computed(state, name, coercer(kind.properties[name].kind))
     accessors["hs_object_id"] = lambda row: float(row[0].id)
     accessors["hs_createdate"] = lambda row: float(row[0].created_ms)
-    accessors["hs_lastmodifieddate"] = lambda row: float(row[0].updated_ms)
+    accessors["hs_lastmodifieddate"] = lambda row: float(row[2])
     if "createdate" in kind.properties:
         stored = accessors["createdate"]
         accessors["createdate"] = lambda row: (

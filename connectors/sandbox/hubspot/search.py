@@ -26,6 +26,7 @@ from connectors.sandbox.hubspot.filters import (
     compile_filter,
 )
 from connectors.sandbox.hubspot.properties import ObjectType
+from connectors.sandbox.hubspot.search_ranges import SystemRange, id_floor, system_range
 
 MAX_GROUPS, MAX_FILTERS_PER_GROUP, MAX_FILTERS = 5, 6, 18
 MAX_LIMIT, MAX_RESULTS, MAX_QUERY = 200, 10_000, 3000
@@ -38,6 +39,9 @@ class SearchRequest:
     properties: tuple[str, ...] | None
     limit: int
     after: int
+    sort_name: str | None = None
+    min_id: int | None = None  # no object with a lower id can match (see id_floor)
+    system_range: SystemRange | None = None
 
 
 def dict_accessors(kind: ObjectType) -> dict[str, Accessor]:
@@ -65,12 +69,16 @@ def parse_request(body: Any, kind: ObjectType, accessors: Mapping[str, Accessor]
     properties = body.get("properties")
     predicate = compile_groups(body.get("filterGroups") or [], kind, accessors)
     query = _query(body.get("query"), kind, accessors)
+    sort = _parse_sort(body.get("sorts") or [], kind, accessors)
     return SearchRequest(
         predicate=predicate if query is None else _both(predicate, query),
-        sort=_parse_sort(body.get("sorts") or [], kind, accessors),
+        sort=None if sort is None else sort[1:],
         properties=tuple(str(p) for p in properties) if properties else None,
         limit=limit,
         after=after,
+        sort_name=None if sort is None else sort[0],
+        min_id=id_floor(body.get("filterGroups") or []),
+        system_range=system_range(body, None if sort is None else (sort[0], sort[2])),
     )
 
 
@@ -119,14 +127,21 @@ def compile_groups(groups: Any, kind: ObjectType, accessors: Mapping[str, Access
 
 
 def _all(tests: list[Predicate]) -> Predicate:
+    # Unrolled for the common sizes: a search evaluates this for every object it scans.
     if len(tests) == 1:
         return tests[0]
+    if len(tests) == 2:
+        first, second = tests
+        return lambda row: first(row) and second(row)
+    if len(tests) == 3:
+        first, second, third = tests
+        return lambda row: first(row) and second(row) and third(row)
     return lambda row: all(test(row) for test in tests)
 
 
 def _parse_sort(
     sorts: Any, kind: ObjectType, accessors: Mapping[str, Accessor]
-) -> tuple[Accessor, bool] | None:
+) -> tuple[str, Accessor, bool] | None:
     """``["-amount"]`` or ``[{"propertyName": "amount", "direction": "DESCENDING"}]``."""
     if not isinstance(sorts, list):
         raise SearchRequestError("sorts must be a list")
@@ -147,14 +162,21 @@ def _parse_sort(
         raise SearchRequestError("a sort is a property name or {propertyName, direction}")
     if name not in kind.properties:
         raise SearchRequestError(f"Property {name!r} does not exist on {kind.name}")
-    return accessors[name], descending
+    return name, accessors[name], descending
 
 
-def run(request: SearchRequest, rows: Iterable[tuple[int, Any]]) -> tuple[int, list[int]]:
-    """Total matches and the ids of the requested page; rows come in id order."""
+def run(
+    request: SearchRequest, rows: Iterable[tuple[int, Any]], *, ids_are_objects: bool = False
+) -> tuple[int, list[int]]:
+    """Total matches and the ids of the requested page; rows come in id order.
+
+    ``ids_are_objects``: the row ids are the objects' ``hs_object_id`` (not positions), so
+    an ascending sort on it keeps the rows' order and needs no sorting.
+    """
     predicate = request.predicate
     matches = [(object_id, row) for object_id, row in rows if predicate(row)]
-    if request.sort is not None:
+    in_id_order = ids_are_objects and request.sort_name == "hs_object_id"
+    if request.sort is not None and not (in_id_order and not request.sort[1]):
         matches = _sorted(matches, *request.sort)
     page = matches[request.after : request.after + request.limit]
     return len(matches), [object_id for object_id, _ in page]
@@ -183,8 +205,10 @@ __all__ = [
     "Comparable",
     "SearchRequest",
     "SearchRequestError",
+    "SystemRange",
     "coercer",
     "dict_accessors",
+    "id_floor",
     "parse_request",
     "run",
 ]

@@ -40,14 +40,19 @@ def render_object(
     history: Sequence[str] = (),
     associations: Sequence[str] = (),
     props: Mapping[str, str | None] | None = None,
+    updated_ms: int | None = None,
 ) -> dict[str, Any]:
-    """One object; ``props`` overrides the live values (what a lagging index shows)."""
+    """One object; ``props`` and ``updated_ms`` override the live values and modification
+    time (what a lagging index shows: the old values with their old hs_lastmodifieddate)."""
     values = obj.props if props is None else props
+    properties = {name: read_value(obj, name, values, state.stages) for name in names}
+    if updated_ms is not None and "hs_lastmodifieddate" in properties:
+        properties["hs_lastmodifieddate"] = iso(updated_ms)
     body: dict[str, Any] = {
         "id": str(obj.id),
-        "properties": {name: read_value(obj, name, values, state.stages) for name in names},
+        "properties": properties,
         "createdAt": iso(obj.created_ms),
-        "updatedAt": iso(obj.updated_ms),
+        "updatedAt": iso(obj.updated_ms if updated_ms is None else updated_ms),
         "archived": obj.archived_ms is not None,
     }
     if obj.archived_ms is not None:
