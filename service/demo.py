@@ -3,7 +3,11 @@
 The cycle so far: start the CRM sandbox with a seeded org split across Salesforce and
 HubSpot and summarise it; create and migrate a fresh store; add both halves of the org as
 connections and sync them one after the other (each prints records per stream); report
-what the store holds. Evaluation and write-back plug in here as they land.
+then apply the default rule pack and evaluate both connections: the team scorecard (reps x
+indicators, drifting cells marked), the findings opened with their evidence, the coaching
+tasks and webhook events queued in the outboxes, and how the findings compare with the
+seeded org's ground truth; finally report what the store holds. Delivering the queued
+tasks into the CRMs arrives with the outbox workers.
 
 The HubSpot sync takes the longest: it paces itself under HubSpot's limits (five searches
 a second, 100 calls per ten seconds), as it must with a real portal.
@@ -22,10 +26,11 @@ from connectors.salesforce import ClientCredentialsAuth, SalesforceConfig, Sales
 from connectors.sandbox.org import OrgSpec
 from connectors.sandbox.runner import Sandbox, SandboxInfo, SandboxOptions
 from service.bootstrap import hubspot_config
+from service.demo_evaluate import evaluate_demo
 from service.sandbox import org_summary
 from service.settings import HubSpotSettings, Settings
 from service.store import Base, Store, make_engine, migrate
-from service.store.connections import add_connection
+from service.store.connections import add_connection, find_connection
 from service.store.models import CrmKind
 from service.sync import sync_connection
 from service.sync_cli import format_report
@@ -43,10 +48,23 @@ def run(settings: Settings, path: Path, *, as_of: date | None = None) -> str:
                 _sync_salesforce(store, info),
                 _sync_hubspot(store, info),
             ]
+        connections = [(name, _connection_id(store, name)) for name in CONNECTIONS]
+        sections.append(evaluate_demo(store, connections, info))
         sections.append(_describe(store, demo_settings))
     finally:
         store.dispose()
     return "\n\n".join(sections)
+
+
+CONNECTIONS = ("sandbox-salesforce", "sandbox-hubspot")
+
+
+def _connection_id(store: Store, name: str) -> int:
+    with store.unit_of_work() as session:
+        connection = find_connection(session, name)
+        if connection is None:  # pragma: no cover - added by the sync steps above
+            raise RuntimeError(f"connection {name} missing")
+        return connection.id
 
 
 def _fresh_store(settings: Settings, path: Path) -> tuple[Store, Settings]:

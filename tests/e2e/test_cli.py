@@ -89,7 +89,7 @@ def test_an_unreachable_store_is_a_clear_error_not_a_traceback():
     assert "hunter2" not in result.stderr + result.stdout
 
 
-def test_demo_syncs_the_sandbox_into_a_fresh_store_and_prints_its_tables(tmp_path: Path):
+def test_demo_syncs_both_crms_evaluates_the_default_pack_and_prints_the_store(tmp_path: Path):
     (tmp_path / "driftcoach-demo.db").write_text("an old store the demo must replace")
     # The HubSpot half waits on HubSpot's search limit (5 a second) for ~90,000 engagements.
     result = run("demo", cwd=tmp_path, timeout=600)
@@ -107,6 +107,13 @@ def test_demo_syncs_the_sandbox_into_a_fresh_store_and_prints_its_tables(tmp_pat
     )
     assert int(counts["activities"]) > 10_000
     assert int(counts["opportunities"]) > 100
+    assert "rules: applied the default pack (10 rules" in result.stdout
+    for name in ("sandbox-salesforce", "sandbox-hubspot"):
+        assert f"== {name}: evaluation as of" in result.stdout
+    assert "ground truth: reps the generator made drift" in result.stdout
+    assert int(counts["findings"]) > 0
+    assert int(counts["crm_writes"]) > 0
+    assert int(counts["webhook_events"]) > 0
 
 
 @pytest.mark.parametrize("args", [["db"], []])
