@@ -241,11 +241,14 @@ class OpportunityChange(CrmSourced, Base):
     __tablename__ = "opportunity_changes"
     __table_args__ = (
         _crm_unique("opportunity_changes"),
+        # crm_id last: the metric queries' window passes order a deal's history by
+        # (changed_at, crm_id), and this gives them that order straight from the index.
         Index(
             "ix_opportunity_changes_opportunity_changed_at",
             "connection_id",
             "opportunity_crm_id",
             "changed_at",
+            "crm_id",
         ),
     )
 

@@ -1,8 +1,8 @@
-"""Finding transitions and the CRM-write and webhook-event outboxes
+"""Finding transitions, the CRM-write and webhook-event outboxes, deal history index in metric order
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-23 07:56:11.893249+00:00
+Create Date: 2026-11-23 09:07:30.499667+00:00
 """
 
 from collections.abc import Sequence
@@ -181,10 +181,26 @@ def upgrade() -> None:
             "ix_finding_transitions_finding_id_at", ["finding_id", "at"], unique=False
         )
 
+    with op.batch_alter_table("opportunity_changes", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_opportunity_changes_opportunity_changed_at"))
+        batch_op.create_index(
+            "ix_opportunity_changes_opportunity_changed_at",
+            ["connection_id", "opportunity_crm_id", "changed_at", "crm_id"],
+            unique=False,
+        )
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("opportunity_changes", schema=None) as batch_op:
+        batch_op.drop_index("ix_opportunity_changes_opportunity_changed_at")
+        batch_op.create_index(
+            batch_op.f("ix_opportunity_changes_opportunity_changed_at"),
+            ["connection_id", "opportunity_crm_id", "changed_at"],
+            unique=False,
+        )
+
     with op.batch_alter_table("finding_transitions", schema=None) as batch_op:
         batch_op.drop_index("ix_finding_transitions_finding_id_at")
 
