@@ -1,9 +1,8 @@
 """Rate metrics: what a rep did inside each period (activities logged, pipeline created).
 
-Activities are counted through the index ``(connection_id, rep_crm_id, occurred_at)``:
-the query walks periods x reps and, for each pair, reads exactly the index range of that
-rep's activities inside the period, so the work is proportional to the activities
-counted, whatever the number of periods.
+Activities are read once, in the range spanning all periods (bounds the planner can
+see), and counted per rep and period in one grouped pass; pipeline created reads only
+the history of the deals created in that span.
 """
 
 from __future__ import annotations
@@ -11,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, func, or_, select
+from sqlalchemy import ColumnElement, Row, Select, and_, func, or_, select
 
 from rules.metrics import (
     ActivityCount,
@@ -30,13 +29,12 @@ from service.store.metric_queries.common import (
     live_rep,
     number,
     parts,
-    rep_key,
+    rep_series,
     run,
-    series,
     top_deal_columns,
     top_deals,
 )
-from service.store.metric_queries.history import deal_snapshot
+from service.store.metric_queries.snapshot import deal_snapshot
 
 _ZERO = Observation(value=0.0, sample=0)
 
@@ -65,28 +63,57 @@ def _count_activities(
     outcomes: Sequence[str] = (),
     exclude_outcomes: Sequence[str] = (),
 ) -> MetricSeries:
-    periods = frame.periods_cte()
-    a, p = ACTIVITIES.c, periods.c
+    a, bounds = ACTIVITIES.c, frame.bounds()
     matches = [
         a.connection_id == frame.connection_id,
         a.rep_crm_id == REPS.c.crm_id,
-        a.occurred_at >= p.start_at,
-        a.occurred_at < p.end_at,
-        alive_at(ACTIVITIES, p.end_at),
+        a.occurred_at >= bounds.first_start,
+        a.occurred_at < bounds.last_end,
         *_filters(kinds, subtypes, outcomes, exclude_outcomes),
     ]
-    query = (
-        select(REPS.c.crm_id.label("rep"), p.idx, func.count().label("n"))
-        .select_from(periods)
-        .join(REPS, live_rep(periods, frame.connection_id, REPS.c.crm_id))
-        .join(ACTIVITIES, and_(*matches))
-        .group_by(REPS.c.crm_id, p.idx)
-    )
+    if frame.disjoint:
+        query = _counted_by_bucket(frame, matches)
+    else:
+        query = _counted_by_join(frame, matches)
 
     def observe(row: Row[Any]) -> Observation:
         return Observation(value=float(row.n), sample=row.n)
 
-    return series(run(db, query), len(frame.periods), rep_key, observe, _ZERO)
+    return rep_series(run(db, query), len(frame.periods), observe, _ZERO)
+
+
+def _counted_by_bucket(frame: Frame, matches: list[ColumnElement[bool]]) -> Select[Any]:
+    """Disjoint periods (what the rules ask for): each activity falls in at most one, so
+    it is bucketed by a ``CASE`` over the periods' literal bounds and counted in one
+    grouped pass, reps first, so each rep's activities are one range of the index
+    ``(connection_id, rep_crm_id, occurred_at)``. (Joined to the periods CTE instead,
+    SQLite without statistics puts the periods outside and rescans every activity of the
+    connection once per period.)"""
+    bucket = frame.bucket(ACTIVITIES.c.occurred_at, ACTIVITIES, REPS)
+    return (
+        select(REPS.c.crm_id.label("rep"), bucket.label("idx"), func.count().label("n"))
+        .join_from(REPS, ACTIVITIES, and_(*matches))
+        .where(REPS.c.connection_id == frame.connection_id, bucket.is_not(None))
+        .group_by(REPS.c.crm_id, bucket)
+    )
+
+
+def _counted_by_join(frame: Frame, matches: list[ColumnElement[bool]]) -> Select[Any]:
+    """Overlapping periods: an activity may count in several, so join the periods."""
+    periods = frame.periods_cte()
+    p = periods.c
+    in_period = and_(
+        ACTIVITIES.c.occurred_at >= p.start_at,
+        ACTIVITIES.c.occurred_at < p.end_at,
+        alive_at(ACTIVITIES, p.end_at),
+    )
+    return (
+        select(REPS.c.crm_id.label("rep"), p.idx, func.count().label("n"))
+        .select_from(periods)
+        .join(REPS, live_rep(periods, frame.connection_id, REPS.c.crm_id))
+        .join(ACTIVITIES, and_(*matches, in_period))
+        .group_by(REPS.c.crm_id, p.idx)
+    )
 
 
 def _filters(
@@ -113,12 +140,13 @@ def _filters(
 
 def measure_pipeline_created(db: Database, spec: PipelineCreated, frame: Frame) -> MetricSeries:
     """Deals created in the period by their current owner, amounts as of the period end."""
-    periods = frame.periods_cte()
+    periods, bounds = frame.periods_cte(), frame.bounds()
     created = OPPORTUNITIES.c.created_in_crm_at
     deals = deal_snapshot(
-        frame.connection_id,
+        frame,
         periods,
         ["amount"],
+        deals=[created >= bounds.first_start, created < bounds.last_end],
         where=[created >= periods.c.start_at, created < periods.c.end_at],
     )
     d = deals.c
@@ -147,4 +175,4 @@ def measure_pipeline_created(db: Database, spec: PipelineCreated, frame: Frame) 
         )
 
     empty = Observation(value=0.0, sample=0, parts=parts(count=0, amount=0))
-    return series(run(db, query), len(frame.periods), rep_key, observe, empty)
+    return rep_series(run(db, query), len(frame.periods), observe, empty)

@@ -3,9 +3,9 @@ activity and close-date pushes (days in stage lives with the other stage metrics
 
 from __future__ import annotations
 
-from typing import Any
+from decimal import Decimal
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import func, select
 
 from rules.metrics import CloseDatePushes, DaysSinceActivity, MetricSeries, Observation
 from service.store.metric_queries.common import (
@@ -14,12 +14,11 @@ from service.store.metric_queries.common import (
     Frame,
     alive_at,
     days_between,
-    deal_key,
+    deal_series,
     number,
     run,
-    series,
 )
-from service.store.metric_queries.history import deal_snapshot
+from service.store.metric_queries.snapshot import deal_snapshot
 
 
 def measure_days_since_activity(
@@ -28,7 +27,7 @@ def measure_days_since_activity(
     """The newest linked activity at or before t, found per deal and period by a backward
     walk of the index ``(connection_id, opportunity_crm_id, occurred_at)``."""
     periods = frame.periods_cte()
-    deals = deal_snapshot(frame.connection_id, periods, ["stage", "amount"], open_only=True)
+    deals = deal_snapshot(frame, periods, ["amount", "created_at"], open_only=True)
     d, a = deals.c, ACTIVITIES.c
     last_activity = (
         select(a.occurred_at)
@@ -43,28 +42,26 @@ def measure_days_since_activity(
         .scalar_subquery()
     )
     since = func.coalesce(last_activity, d.created_at)
-    query = select(d.rep, d.idx, d.deal, d.amount, days_between(d.end_at, since).label("days"))
+    query = select(d.rep, d.idx, d.deal, d.amount, days_between(d.end_at, since))
 
-    def observe(row: Row[Any]) -> Observation:
-        days = None if row.days is None else float(row.days)
-        return Observation(value=days, sample=1, parts={"amount": number(row.amount)})
+    def observe(amount: Decimal | None, days: float | None) -> Observation:
+        value = None if days is None else float(days)
+        return Observation(value=value, sample=1, parts={"amount": number(amount)})
 
-    return series(run(db, query), len(frame.periods), deal_key, observe)
+    return deal_series(run(db, query), len(frame.periods), observe)
 
 
 def measure_close_date_pushes(db: Database, spec: CloseDatePushes, frame: Frame) -> MetricSeries:
     periods = frame.periods_cte()
-    deals = deal_snapshot(
-        frame.connection_id, periods, ["stage", "amount", "close_date"], open_only=True
-    )
+    deals = deal_snapshot(frame, periods, ["amount", "pushes", "days_pushed"], open_only=True)
     d = deals.c
     query = select(d.rep, d.idx, d.deal, d.amount, d.pushes, d.days_pushed)
 
-    def observe(row: Row[Any]) -> Observation:
+    def observe(amount: Decimal | None, pushes: int, pushed: float) -> Observation:
         return Observation(
-            value=float(row.pushes),
+            value=float(pushes),
             sample=1,
-            parts={"amount": number(row.amount), "days_pushed": number(row.days_pushed)},
+            parts={"amount": number(amount), "days_pushed": number(pushed)},
         )
 
-    return series(run(db, query), len(frame.periods), deal_key, observe)
+    return deal_series(run(db, query), len(frame.periods), observe)

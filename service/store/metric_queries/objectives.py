@@ -13,11 +13,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import CTE, Float, Row, Subquery, and_, case, func, select, type_coerce
+from sqlalchemy import (
+    CTE,
+    ColumnElement,
+    Float,
+    Row,
+    Select,
+    and_,
+    case,
+    exists,
+    func,
+    or_,
+    select,
+    type_coerce,
+)
 
 from connectors.records import StageCategory
 from rules.metrics import MetricSeries, Observation, PipelineCoverage, QuotaPace, WinRate
 from service.store.metric_queries.common import (
+    CHANGES,
+    OPPORTUNITIES,
     QUOTAS,
     REPS,
     Database,
@@ -26,18 +41,17 @@ from service.store.metric_queries.common import (
     live_rep,
     number,
     parts,
-    rep_key,
+    rep_series,
     run,
-    series,
     top_deal_columns,
     top_deals,
 )
-from service.store.metric_queries.history import deal_snapshot
+from service.store.metric_queries.snapshot import SnapshotColumn, deal_snapshot
 
 OPEN, WON, LOST = StageCategory.OPEN.value, StageCategory.WON.value, StageCategory.LOST.value
 
 
-def quota_at(connection_id: int, periods: CTE) -> Subquery:
+def quota_at(connection_id: int, periods: CTE) -> CTE:
     """Each rep's quota in force at each period end (the most recently updated if several)."""
     q, p = QUOTAS.c, periods.c
     covers = and_(
@@ -63,61 +77,58 @@ def quota_at(connection_id: int, periods: CTE) -> Subquery:
         .join(REPS, live_rep(periods, connection_id, q.rep_crm_id))
         .subquery("quota_ranked")
     )
-    return select(ranked).where(ranked.c.rank == 1).subquery("quota_at")
+    return select(ranked).where(ranked.c.rank == 1).cte("quota_at")
 
 
-def _quota_totals(frame: Frame) -> Any:
-    """Per rep and period with a quota: open, won and weighted amounts closing in it."""
+def _quota_totals(frame: Frame) -> Select[Any]:
+    """Per rep and period with a quota: open, won and weighted amounts closing in it.
+
+    The deals are totalled first (deals joined to the few quota rows), and the totals
+    then joined back to the quotas, so no plan has to probe the large deal snapshot
+    once per quota row.
+    """
     periods = frame.periods_cte()
     quota = quota_at(frame.connection_id, periods)
-    deals = deal_snapshot(
-        frame.connection_id, periods, ["stage", "amount", "close_date", "probability"]
-    )
+    deals = deal_snapshot(frame, periods, ["category", "amount", "close_date", "probability"])
     q, d = quota.c, deals.c
     closing_in_quota = and_(
-        d.rep == q.rep,
-        d.idx == q.idx,
+        q.rep == d.rep,
+        q.idx == d.idx,
         d.close_date >= q.period_start,
         d.close_date <= q.period_end,
-        d.category.in_((OPEN, WON)),
     )
     rank = func.row_number().over(
-        partition_by=(q.rep, q.idx, d.category), order_by=(d.amount.desc().nulls_last(), d.deal)
+        partition_by=(d.rep, d.idx, d.category), order_by=(d.amount.desc().nulls_last(), d.deal)
     )
-    joined = (
-        select(
-            q.rep,
-            q.idx,
-            q.period_start,
-            q.period_end,
-            q.quota,
-            d.deal,
-            d.category,
-            d.amount,
-            d.probability,
-            rank.label("rank"),
-        )
-        .select_from(quota)
-        .outerjoin(deals, closing_in_quota)
+    counted = (
+        select(d.rep, d.idx, d.deal, d.category, d.amount, d.probability, rank.label("rank"))
+        .join_from(deals, quota, closing_in_quota)
+        .where(d.category.in_((OPEN, WON)))
         .subquery("quota_deals")
     )
-    j = joined.c
-    is_open = j.category == OPEN
+    c = counted.c
+    is_open = c.category == OPEN
+    totals = (
+        select(
+            c.rep,
+            c.idx,
+            func.count(case((is_open, 1))).label("n_open"),
+            func.sum(case((is_open, c.amount), else_=0)).label("open_amount"),
+            func.sum(case((c.category == WON, c.amount), else_=0)).label("won_amount"),
+            # Float: the product must not be rounded to the cents of the amount's type.
+            func.sum(
+                case((is_open, type_coerce(c.amount, Float()) * c.probability / 100), else_=0)
+            ).label("weighted_open"),
+            *top_deal_columns(case((is_open, c.rank)), c.deal),
+        )
+        .group_by(c.rep, c.idx)
+        .subquery("quota_totals")
+    )
+    t = totals.c
     return select(
-        j.rep,
-        j.idx,
-        j.period_start,
-        j.period_end,
-        func.max(j.quota).label("quota"),
-        func.count(case((is_open, 1))).label("n_open"),
-        func.sum(case((is_open, j.amount), else_=0)).label("open_amount"),
-        func.sum(case((j.category == WON, j.amount), else_=0)).label("won_amount"),
-        # Float: the product must not be rounded to the cents of the amount's type.
-        func.sum(
-            case((is_open, type_coerce(j.amount, Float()) * j.probability / 100), else_=0)
-        ).label("weighted_open"),
-        *top_deal_columns(case((is_open, j.rank)), j.deal),
-    ).group_by(j.rep, j.idx, j.period_start, j.period_end)
+        q.rep, q.idx, q.period_start, q.period_end, q.quota,
+        *(col for col in totals.c if col.name not in ("rep", "idx")),
+    ).outerjoin_from(quota, totals, and_(t.rep == q.rep, t.idx == q.idx))  # fmt: skip
 
 
 def measure_pipeline_coverage(db: Database, spec: PipelineCoverage, frame: Frame) -> MetricSeries:
@@ -127,21 +138,21 @@ def measure_pipeline_coverage(db: Database, spec: PipelineCoverage, frame: Frame
         open_amount = number(row.open_amount)
         return Observation(
             value=open_amount / remaining if remaining > 0 else None,
-            sample=row.n_open,
+            sample=row.n_open or 0,
             parts=parts(open_amount=open_amount, won_amount=won, quota=quota, remaining=remaining),
             deals=top_deals(row),
             period_start=row.period_start,
             period_end=row.period_end,
         )
 
-    return series(run(db, _quota_totals(frame)), len(frame.periods), rep_key, observe)
+    return rep_series(run(db, _quota_totals(frame)), len(frame.periods), observe)
 
 
 def measure_quota_pace(db: Database, spec: QuotaPace, frame: Frame) -> MetricSeries:
     def observe(row: Row[Any]) -> Observation:
         return Observation(
             value=None,
-            sample=row.n_open,
+            sample=row.n_open or 0,
             parts=parts(
                 won_amount=row.won_amount, weighted_open=row.weighted_open, quota=row.quota
             ),
@@ -150,13 +161,39 @@ def measure_quota_pace(db: Database, spec: QuotaPace, frame: Frame) -> MetricSer
             period_end=row.period_end,
         )
 
-    return series(run(db, _quota_totals(frame)), len(frame.periods), rep_key, observe)
+    return rep_series(run(db, _quota_totals(frame)), len(frame.periods), observe)
+
+
+def _closing_in_some_window(frame: Frame, trailing_days: int) -> ColumnElement[bool]:
+    """Deals that can have closed inside some period's window: a stage change inside the
+    union of the windows, or (read without history) a ``closed_at`` inside it. Only their
+    history is read."""
+    bounds, o = frame.bounds(trailing_days), OPPORTUNITIES.c
+    c = CHANGES.alias("closing_changes").c
+    staged = (
+        exists()
+        .where(
+            c.connection_id == frame.connection_id,
+            c.opportunity_crm_id == o.crm_id,
+            c.stage.is_not(None),
+            c.changed_at >= bounds.first_since,
+            c.changed_at < bounds.last_end,
+        )
+        .correlate(OPPORTUNITIES)
+    )
+    return or_(staged, and_(o.closed_at >= bounds.first_since, o.closed_at < bounds.last_end))
 
 
 def measure_win_rate(db: Database, spec: WinRate, frame: Frame) -> MetricSeries:
     """Deals closed (won or lost as of t) by a change inside ``[t - trailing_days, t)``."""
     periods = frame.periods_cte(trailing_days=spec.trailing_days)
-    deals = deal_snapshot(frame.connection_id, periods, ["stage", "amount"])
+    wanted: list[SnapshotColumn] = ["category", "closed_change_at", "since_at"]
+    deals = deal_snapshot(
+        frame,
+        periods,
+        [*wanted, "amount"] if spec.measure == "amount" else wanted,
+        deals=[_closing_in_some_window(frame, spec.trailing_days)],
+    )
     d = deals.c
     weight = d.amount if spec.measure == "amount" else 1
     query = (
@@ -184,4 +221,4 @@ def measure_win_rate(db: Database, spec: WinRate, frame: Frame) -> MetricSeries:
             parts=parts(won=won, lost=lost),
         )
 
-    return series(run(db, query), len(frame.periods), rep_key, observe)
+    return rep_series(run(db, query), len(frame.periods), observe)

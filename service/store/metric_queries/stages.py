@@ -1,18 +1,31 @@
 """Stage metrics: how long deals sit in their stages, and whether they are qualified.
 
-Stints (a deal's time in one stage, see :func:`~.history.stints`) are measured once and
+Stints (a deal's time in one stage, see :func:`~.history.stage_spans`) are measured once and
 joined to each period's trailing window; the per-stage median that ``days_in_stage``
-compares with is ranked with ``ROW_NUMBER``/``COUNT`` windows, since SQLite has no
-percentile function.
+compares with is found with running-count windows (SQLite has no percentile function).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import CTE, Row, Subquery, and_, case, func, select
+from sqlalchemy import (
+    CTE,
+    ColumnElement,
+    Row,
+    Subquery,
+    and_,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+)
 
 from connectors.records import StageCategory
 from rules.metrics import (
@@ -24,60 +37,48 @@ from rules.metrics import (
     SubjectKey,
 )
 from service.store.metric_queries.common import (
-    OPPORTUNITIES,
     REPS,
     Database,
     Frame,
     days_between,
-    deal_exists,
-    deal_key,
+    deal_series,
     live_rep,
     number,
-    rep_key,
+    rep_series,
     run,
-    series,
     top_deal_columns,
     top_deals,
 )
-from service.store.metric_queries.history import deal_snapshot, stints
+from service.store.metric_queries.history import stage_spans
+from service.store.metric_queries.snapshot import deal_snapshot
+from service.store.types import UtcDateTime
 
 
-def _stints_ended_in_window(connection_id: int, periods: CTE) -> Any:
-    """Completed stints ending in ``[since_at, end_at)`` of deals that exist at the end."""
-    s, p, o = stints(connection_id), periods.c, OPPORTUNITIES.c
-    return (
-        select()
-        .select_from(periods)
-        .join(s, and_(s.c.ended_at >= p.since_at, s.c.ended_at < p.end_at))
-        .join(OPPORTUNITIES, and_(deal_exists(periods, connection_id), o.crm_id == s.c.deal))
-    ), s
+def _alive(spans: CTE, end: ColumnElement[datetime]) -> ColumnElement[bool]:
+    """The stint's deal existed at ``end`` (created by then, not deleted by then)."""
+    s = spans.c
+    return and_(
+        or_(s.created_at.is_(None), s.created_at <= end),
+        or_(s.deleted_at.is_(None), s.deleted_at > end),
+    )
 
 
 def measure_stage_duration(db: Database, spec: StageDuration, frame: Frame) -> MetricSeries:
-    """Per rep and period: stints per stage (count, total days), combined in Python."""
+    """Per rep, period and stage: stints ended in the window (count, total days); the
+    per-rep mean is combined in Python from these few rows."""
     periods = frame.periods_cte(trailing_days=spec.trailing_days)
-    query, s = _stints_ended_in_window(frame.connection_id, periods)
-    o = OPPORTUNITIES.c
-    if spec.stages:
-        wanted = s.c.stage.in_(spec.stages)
-    else:
-        stint_category = case(
-            (s.c.stage_category.is_not(None), s.c.stage_category),
-            (s.c.stage == o.stage, o.stage_category),
-            else_=StageCategory.OPEN.value,
-        )
-        wanted = stint_category == StageCategory.OPEN.value
+    bounds = frame.bounds(spec.trailing_days)
+    s, p = stage_spans(frame.connection_id), periods.c
+    open_stage = s.c.stage_category == StageCategory.OPEN.value
+    wanted = s.c.stage.in_(spec.stages) if spec.stages else open_stage
+    in_window = and_(s.c.ended_at >= p.since_at, s.c.ended_at < p.end_at, _alive(s, p.end_at))
     query = (
-        query.join(REPS, live_rep(periods, frame.connection_id, o.owner_crm_id))
-        .add_columns(
-            o.owner_crm_id.label("rep"),
-            periods.c.idx,
-            s.c.stage,
-            func.count().label("n"),
-            func.sum(days_between(s.c.ended_at, s.c.started_at)).label("days"),
-        )
-        .where(wanted)
-        .group_by(o.owner_crm_id, periods.c.idx, s.c.stage)
+        select(s.c.rep, p.idx, s.c.stage, func.count().label("n"), func.sum(s.c.days).label("days"))
+        .select_from(periods)
+        .join(s, in_window)
+        .join(REPS, live_rep(periods, frame.connection_id, s.c.rep))
+        .where(wanted, s.c.ended_at >= bounds.first_since, s.c.ended_at < bounds.last_end)
+        .group_by(s.c.rep, p.idx, s.c.stage)
     )
     return _stage_means(run(db, query), len(frame.periods))
 
@@ -99,33 +100,76 @@ def _stage_means(rows: Sequence[Row[Any]], period_count: int) -> MetricSeries:
     return out
 
 
-def stage_medians(connection_id: int, periods: CTE, min_sample: int) -> Subquery:
-    """Per period and stage: the median completed stint, when there are enough of them."""
-    query, s = _stints_ended_in_window(connection_id, periods)
-    p = periods.c
-    lengths = query.add_columns(
-        p.idx, s.c.stage, days_between(s.c.ended_at, s.c.started_at).label("days")
-    ).subquery("stint_lengths")
-    by_stage = (lengths.c.idx, lengths.c.stage)
+def stage_medians(frame: Frame, periods: CTE, spans: CTE, spec: DaysInStage) -> Subquery:
+    """Per period and stage: the median completed stint, when there are enough of them.
+
+    The periods' windows overlap heavily (three consecutive days of 365-day windows), so
+    rather than ranking the stints once per period, the stints of all windows are sorted
+    once per stage, and a running count per period (``in_k``: the stint is in period
+    k's window) finds each period's middle: one sort, whatever the number of periods.
+    """
+    s, bounds = spans, frame.bounds(spec.trailing_days)
+    windows = [
+        and_(
+            s.c.ended_at >= literal(period.end - timedelta(spec.trailing_days), UtcDateTime()),
+            s.c.ended_at < literal(period.end, UtcDateTime()),
+            _alive(s, literal(period.end, UtcDateTime())),
+        )
+        for period in frame.periods
+    ]
+    lengths = (
+        select(
+            s.c.stage,
+            s.c.days,
+            *(case((w, 1), else_=0).label(f"in_{k}") for k, w in enumerate(windows)),
+        )
+        .where(s.c.ended_at >= bounds.first_since, s.c.ended_at < bounds.last_end)
+        .subquery("stint_lengths")
+    )
+    c = lengths.c
     ranked = select(
-        lengths,
-        func.row_number().over(partition_by=by_stage, order_by=lengths.c.days).label("position"),
-        func.count().over(partition_by=by_stage).label("stints"),
+        c.stage,
+        c.days,
+        *(c[f"in_{k}"] for k in range(len(windows))),
+        *(
+            func.sum(c[f"in_{k}"])
+            .over(partition_by=c.stage, order_by=c.days, rows=(None, 0))
+            .label(f"at_{k}")
+            for k in range(len(windows))
+        ),
+        *(
+            func.sum(c[f"in_{k}"]).over(partition_by=c.stage).label(f"n_{k}")
+            for k in range(len(windows))
+        ),
     ).subquery("stint_ranks")
     r = ranked.c
-    middle = and_(r.position * 2 >= r.stints, r.position * 2 <= r.stints + 2)
+
+    def median(k: int) -> ColumnElement[Any]:
+        at, n = r[f"at_{k}"], r[f"n_{k}"]
+        middle = and_(r[f"in_{k}"] == 1, at * 2 >= n, at * 2 <= n + 2, n >= spec.min_sample)
+        return func.avg(case((middle, r.days))).label(f"median_{k}")
+
+    per_stage = (
+        select(r.stage, *(median(k) for k in range(len(windows))))
+        .group_by(r.stage)
+        .subquery("stage_median_columns")
+    )
+    m = per_stage.c
+    by_period = case(*((periods.c.idx == k, m[f"median_{k}"]) for k in range(len(windows))))
     return (
-        select(r.idx, r.stage, func.avg(r.days).label("median_days"))
-        .where(middle, r.stints >= min_sample)
-        .group_by(r.idx, r.stage)
+        select(periods.c.idx, m.stage, by_period.label("median_days"))
+        .join_from(periods, per_stage, true())
         .subquery("stage_medians")
     )
 
 
 def measure_days_in_stage(db: Database, spec: DaysInStage, frame: Frame) -> MetricSeries:
     periods = frame.periods_cte(trailing_days=spec.trailing_days)
-    deals = deal_snapshot(frame.connection_id, periods, ["stage", "amount"], open_only=True)
-    medians = stage_medians(frame.connection_id, periods, spec.min_sample)
+    spans = stage_spans(frame.connection_id)
+    deals = deal_snapshot(
+        frame, periods, ["stage", "entered_at", "amount"], open_only=True, spans=spans
+    )
+    medians = stage_medians(frame, periods, spans, spec)
     d, m = deals.c, medians.c
     query = select(
         d.rep,
@@ -133,18 +177,20 @@ def measure_days_in_stage(db: Database, spec: DaysInStage, frame: Frame) -> Metr
         d.deal,
         d.stage,
         d.amount,
-        days_between(d.end_at, d.entered_at).label("days"),
+        days_between(d.end_at, d.entered_at),
         m.median_days,
     ).outerjoin_from(deals, medians, and_(m.idx == d.idx, m.stage == d.stage))
 
-    def observe(row: Row[Any]) -> Observation:
-        found = {"amount": number(row.amount)}
-        if row.median_days is not None:
-            found["stage_median_days"] = number(row.median_days)
-        days = None if row.days is None else float(row.days)
-        return Observation(value=days, sample=1, parts=found, detail=row.stage)
+    def observe(
+        stage: str, amount: Decimal | None, days: float | None, median: float | None
+    ) -> Observation:
+        found = {"amount": number(amount)}
+        if median is not None:
+            found["stage_median_days"] = float(median)
+        value = None if days is None else float(days)
+        return Observation(value=value, sample=1, parts=found, detail=stage)
 
-    return series(run(db, query), len(frame.periods), deal_key, observe)
+    return deal_series(run(db, query), len(frame.periods), observe)
 
 
 def measure_qualification(
@@ -152,7 +198,7 @@ def measure_qualification(
 ) -> MetricSeries:
     """Open deals in the named stages; a field is filled when present, not null, not ''."""
     periods = frame.periods_cte()
-    deals = deal_snapshot(frame.connection_id, periods, ["stage", "amount"], open_only=True)
+    deals = deal_snapshot(frame, periods, ["stage", "amount", "qualification"], open_only=True)
     d = deals.c
     filled = [d.qualification[name].as_string() for name in spec.fields]
     complete = case((and_(*(value.is_not(None) & (value != "") for value in filled)), 1), else_=0)
@@ -189,4 +235,4 @@ def measure_qualification(
             deals=top_deals(row),
         )
 
-    return series(run(db, query), len(frame.periods), rep_key, observe)
+    return rep_series(run(db, query), len(frame.periods), observe)
