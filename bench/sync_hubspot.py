@@ -94,6 +94,8 @@ from service.sync import SyncReport, sync_connection
 MODULE = "bench.sync_hubspot"
 SEARCH_PAGE, LIST_PAGE, HISTORY_PAGE, ASSOCIATION_BATCH, OWNER_PAGE = 200, 100, 50, 1000, 500
 BUDGET, INTERVAL, SEARCHES_PER_SECOND = 100, 10.0, 5
+#: --limits: (10-second budget, searches per second), set on the sandbox and the connector.
+LIMITS = {"portal": (100, 5), "capacity": (10_000, 500)}
 OAUTH_ENDPOINT = "POST /oauth/v1/token"
 CALL_TITLE = "Bench follow-up"
 NEXT_STEP = "Bench: re-quoted"
@@ -120,6 +122,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--change-share", type=float, default=0.01)
     parser.add_argument("--batch-size", type=int, default=5000)
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
+    parser.add_argument(
+        "--limits",
+        choices=tuple(LIMITS),
+        default="portal",
+        help="portal: HubSpot's 100 per 10 s and 5 searches/s (default); capacity: limits"
+        " raised 100-fold on both sides, to measure what the pipeline itself can ingest",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -145,9 +154,11 @@ def child_main() -> None:
     """Inside the measured process: sync (or, for the memory baseline, only get ready)."""
     payload = json.loads(sys.stdin.read())
     store = TimedStore(make_engine(settings_for(payload["database_url"])))
+    budget, searches = payload["limits"]
     config = HubSpotConfig(
         auth=PrivateAppAuth(access_token=SecretStr(payload["access_token"])),
         base_url=payload["base_url"],
+        pacing={"ten_second_budget": budget, "searches_per_second": searches},
     )
     # The connector reads the sandbox's clock (the driver moves it past the index lag).
     offset = timedelta(seconds=float(payload["clock_offset_seconds"]))
@@ -335,6 +346,7 @@ def _payload(context: Context, url: str, connection_id: int) -> dict[str, Any]:
         "access_token": hubspot["access_token"],
         "batch_size": context.args.batch_size,
         "clock_offset_seconds": 0.0,
+        "limits": [BUDGET, SEARCHES_PER_SECOND],
     }
 
 
@@ -547,6 +559,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.child:
         child_main()
         return 0
+    global BUDGET, SEARCHES_PER_SECOND  # one run, one set of limits
+    BUDGET, SEARCHES_PER_SECOND = LIMITS[args.limits]
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     print(
         f"org: seed {args.seed}, {args.managers} managers, {args.reps} reps, {args.months} months"

@@ -31,6 +31,7 @@ from connectors.hubspot.client import HubSpotClient
 from connectors.hubspot.errors import HubSpotApiError, HubSpotConnectorError, UncertainWriteError
 from connectors.hubspot.streams import millis
 from connectors.records import TaskIntent, TaskResult, task_marker
+from connectors.writeback import WriteBatch, marked_body
 
 TASKS = "tasks"
 TASK_TO_DEAL = 216  # HubSpot-defined association type id, task -> deal
@@ -38,7 +39,6 @@ SUBJECT_LIMIT = 255
 BODY_LIMIT = 65_000  # string properties hold 65,536 characters
 OWNERS_PER_SEARCH = 100
 #: The start of the error of a task that may exist: retry it with ``verify_existing=True``.
-UNKNOWN_OUTCOME = "outcome unknown"
 T = TypeVar("T")
 
 
@@ -53,7 +53,7 @@ class TaskWriter:
         by_key: dict[str, TaskIntent] = {}
         for intent in intents:
             by_key.setdefault(intent.key, intent)
-        batch = _Batch(list(by_key.values()))
+        batch = WriteBatch(list(by_key.values()))
         for chunk in _chunks(batch.intents, api.BATCH_LIMIT):
             try:
                 self._write_chunk(batch, chunk, verify_existing)
@@ -64,7 +64,9 @@ class TaskWriter:
                 batch.fail_pending(chunk, str(exc))
         return [batch.results[intent.key] for intent in intents]
 
-    def _write_chunk(self, batch: _Batch, chunk: list[TaskIntent], verify_existing: bool) -> None:
+    def _write_chunk(
+        self, batch: WriteBatch, chunk: list[TaskIntent], verify_existing: bool
+    ) -> None:
         if verify_existing:
             batch.results.update(self.find(chunk, self.config.marker_search_days))
         attempts = self.config.retry.attempts
@@ -105,7 +107,7 @@ class TaskWriter:
         task: dict[str, Any] = {
             "properties": {
                 "hs_task_subject": intent.subject[:SUBJECT_LIMIT],
-                "hs_task_body": _body(intent),
+                "hs_task_body": marked_body(intent, BODY_LIMIT),
                 "hs_timestamp": millis(due),
                 "hubspot_owner_id": intent.assignee_crm_id,
                 "hs_task_priority": self.config.task_priorities[intent.priority.value],
@@ -154,36 +156,6 @@ class TaskWriter:
             if not results or int(answer.get("total") or 0) <= len(results):
                 return
             after_id = int(results[-1]["id"])
-
-
-class _Batch:
-    """What one write has learnt so far, kept when a later step fails.
-
-    A task whose create was sent with an unknown outcome and never found afterwards is
-    reported "outcome unknown": whoever retries it must pass ``verify_existing=True``.
-    """
-
-    def __init__(self, intents: list[TaskIntent]) -> None:
-        self.intents = intents
-        self.results: dict[str, TaskResult] = {}
-        self.uncertain: set[str] = set()
-
-    def pending(self, intents: Sequence[TaskIntent]) -> list[TaskIntent]:
-        return [intent for intent in intents if intent.key not in self.results]
-
-    def fail_pending(self, intents: Sequence[TaskIntent], reason: str) -> None:
-        for intent in self.pending(intents):
-            unknown = intent.key in self.uncertain
-            error = f"{UNKNOWN_OUTCOME}: {reason}" if unknown else reason
-            self.results[intent.key] = TaskResult(intent.key, error=error, retryable=True)
-
-
-def _body(intent: TaskIntent) -> str:
-    """The body, then the marker; a body too long for the property is cut, never the marker."""
-    suffix = "\n\n" + task_marker(intent.key)
-    room = BODY_LIMIT - len(suffix)
-    body = intent.body if len(intent.body) <= room else intent.body[: room - 1] + "…"
-    return body + suffix
 
 
 def _item_results(intents: list[TaskIntent], answer: Any) -> dict[str, TaskResult]:

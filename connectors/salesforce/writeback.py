@@ -35,6 +35,7 @@ from connectors.records import TaskIntent, TaskResult, task_marker
 from connectors.salesforce.client import SalesforceClient, error_code
 from connectors.salesforce.errors import SalesforceConnectorError, UncertainWriteError
 from connectors.salesforce.streams import soql_string
+from connectors.writeback import WriteBatch, marked_body
 
 COLLECTION_LIMIT = 200
 SUBJECT_LIMIT = 255
@@ -44,7 +45,6 @@ RETRYABLE_ITEM_ERRORS = frozenset(
     {"UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE", "REQUEST_RUNNING_TOO_LONG"}
 )
 #: The start of the error of a task that may exist: retry it with ``verify_existing=True``.
-UNKNOWN_OUTCOME = "outcome unknown"
 _ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
 T = TypeVar("T")
 
@@ -61,7 +61,7 @@ class TaskWriter:
         by_key: dict[str, TaskIntent] = {}
         for intent in intents:
             by_key.setdefault(intent.key, intent)
-        batch = _Batch(list(by_key.values()))
+        batch = WriteBatch(list(by_key.values()))
         for chunk in _chunks(batch.intents, COLLECTION_LIMIT):
             try:
                 self._write_chunk(batch, chunk, verify_existing)
@@ -72,7 +72,9 @@ class TaskWriter:
                 batch.fail_pending(chunk, _describe(exc))
         return [batch.results[intent.key] for intent in intents]
 
-    def _write_chunk(self, batch: _Batch, chunk: list[TaskIntent], verify_existing: bool) -> None:
+    def _write_chunk(
+        self, batch: WriteBatch, chunk: list[TaskIntent], verify_existing: bool
+    ) -> None:
         if verify_existing:
             batch.results.update(self.find(chunk, self.config.marker_search_days))
         for attempt in range(1, self.config.retry.attempts + 1):
@@ -109,7 +111,7 @@ class TaskWriter:
         fields: dict[str, Any] = {
             "attributes": {"type": "Task"},
             "Subject": intent.subject[:SUBJECT_LIMIT],
-            "Description": _description(intent),
+            "Description": marked_body(intent, DESCRIPTION_LIMIT),
             "OwnerId": intent.assignee_crm_id,
             "ActivityDate": intent.due_date.isoformat(),
             "Priority": self.config.task_priorities[intent.priority.value],
@@ -145,36 +147,6 @@ def _marker_search(owners: Sequence[str], days: int) -> str:
     quoted = ", ".join(soql_string(owner) for owner in owners)
     where = f"OwnerId IN ({quoted}) AND TaskSubtype = 'Task' AND CreatedDate = LAST_N_DAYS:{days}"
     return f"SELECT Id, Description FROM Task WHERE {where} ORDER BY CreatedDate, Id"  # noqa: S608
-
-
-class _Batch:
-    """What one write has learnt so far, kept when a later step fails.
-
-    A task whose create was sent with an unknown outcome and never found afterwards is
-    reported "outcome unknown": whoever retries it must pass ``verify_existing=True``.
-    """
-
-    def __init__(self, intents: list[TaskIntent]) -> None:
-        self.intents = intents
-        self.results: dict[str, TaskResult] = {}
-        self.uncertain: set[str] = set()
-
-    def pending(self, intents: Sequence[TaskIntent]) -> list[TaskIntent]:
-        return [intent for intent in intents if intent.key not in self.results]
-
-    def fail_pending(self, intents: Sequence[TaskIntent], reason: str) -> None:
-        for intent in self.pending(intents):
-            unknown = intent.key in self.uncertain
-            error = f"{UNKNOWN_OUTCOME}: {reason}" if unknown else reason
-            self.results[intent.key] = TaskResult(intent.key, error=error, retryable=True)
-
-
-def _description(intent: TaskIntent) -> str:
-    """The body, then the marker; a body too long for the field is cut, never the marker."""
-    suffix = "\n\n" + task_marker(intent.key)
-    room = DESCRIPTION_LIMIT - len(suffix)
-    body = intent.body if len(intent.body) <= room else intent.body[: room - 1] + "…"
-    return body + suffix
 
 
 def _item_results(intents: list[TaskIntent], items: list[Any]) -> dict[str, TaskResult]:

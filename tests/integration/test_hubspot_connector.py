@@ -25,7 +25,6 @@ from connectors.hubspot import (
     PacingPolicy,
     PrivateAppAuth,
 )
-from connectors.hubspot.writeback import UNKNOWN_OUTCOME
 from connectors.records import (
     Activity,
     Checkpoint,
@@ -43,6 +42,7 @@ from connectors.sandbox.hubspot import HubSpotLimits
 from connectors.sandbox.hubspot import writes as portal_writes
 from connectors.sandbox.org import OrgSpec
 from connectors.sandbox.runner import Sandbox
+from connectors.writeback import UNKNOWN_OUTCOME
 from tests.integration.hubspot_sandbox import (
     ENGAGEMENTS,
     FAST_RETRY,

@@ -1,0 +1,46 @@
+"""What every CRM's task write-back shares: the marker in the body and the batch ledger.
+
+Both CRMs lack an idempotency key for creates, so each task carries its intent's marker
+at the end of its body (cut the body, never the marker), and a write keeps a ledger of
+results so far, where a create sent with an unknown outcome is remembered until a search
+for its marker settles it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from connectors.records import TaskIntent, TaskResult, task_marker
+
+#: Prefix of a result whose create may or may not have happened: retry with verification.
+UNKNOWN_OUTCOME = "outcome unknown"
+
+
+def marked_body(intent: TaskIntent, limit: int) -> str:
+    """The body, then the marker, within ``limit`` characters; the body is cut if needed."""
+    suffix = "\n\n" + task_marker(intent.key)
+    room = limit - len(suffix)
+    body = intent.body if len(intent.body) <= room else intent.body[: room - 1] + "…"
+    return body + suffix
+
+
+class WriteBatch:
+    """What one write has learnt so far, kept when a later step fails.
+
+    A task whose create was sent with an unknown outcome and never found afterwards is
+    reported "outcome unknown": whoever retries it must pass ``verify_existing=True``.
+    """
+
+    def __init__(self, intents: list[TaskIntent]) -> None:
+        self.intents = intents
+        self.results: dict[str, TaskResult] = {}
+        self.uncertain: set[str] = set()
+
+    def pending(self, intents: Sequence[TaskIntent]) -> list[TaskIntent]:
+        return [intent for intent in intents if intent.key not in self.results]
+
+    def fail_pending(self, intents: Sequence[TaskIntent], reason: str) -> None:
+        for intent in self.pending(intents):
+            unknown = intent.key in self.uncertain
+            error = f"{UNKNOWN_OUTCOME}: {reason}" if unknown else reason
+            self.results[intent.key] = TaskResult(intent.key, error=error, retryable=True)
