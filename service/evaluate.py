@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import ValidationError
-from sqlalchemy import func, select, text, union
+from sqlalchemy import exists, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from rules.documents import VersionedRule, load_rule
@@ -45,7 +45,7 @@ from service.store.findings_repo import (
     live_findings,
 )
 from service.store.metrics import SqlMetricSource
-from service.store.models import Activity, Opportunity, utcnow
+from service.store.models import Activity, Opportunity, Rep, utcnow
 from service.store.rules_repo import StoredRule, current_rules
 
 logger = logging.getLogger(__name__)
@@ -118,6 +118,11 @@ def apply_plan(session: Session, connection_id: int, plan: Plan) -> AppliedPlan:
         for intent in plan.intents
         if isinstance(intent, OpenFinding | KeepFinding | EscalateFinding | ResolveFinding)
     )
+    writer.load_findings(
+        intent.finding_id
+        for intent in plan.intents
+        if isinstance(intent, KeepFinding | EscalateFinding | ResolveFinding)
+    )
     for intent in plan.intents:
         if isinstance(intent, OpenFinding):
             writer.open(intent)
@@ -125,11 +130,13 @@ def apply_plan(session: Session, connection_id: int, plan: Plan) -> AppliedPlan:
             writer.keep(intent)
         elif isinstance(intent, ResolveFinding):
             writer.resolve(intent)
+    writer.write_findings()
     for intent in plan.intents:
         if isinstance(intent, CreateCoachingTask):
             writer.queue_task(intent)
         elif isinstance(intent, Alert):
             writer.queue_alert(intent)
+    writer.write_outboxes()
     session.flush()
     return writer.applied
 
@@ -159,14 +166,22 @@ class SellersOnly:
 
 
 def sellers(session: Session, connection_id: int) -> set[str]:
-    """CRM ids of users who own at least one deal or logged at least one activity."""
-    owners = select(Opportunity.owner_crm_id.label("crm_id")).where(
-        Opportunity.connection_id == connection_id, Opportunity.owner_crm_id.is_not(None)
+    """CRM ids of users who own at least one deal or logged at least one activity.
+
+    Asked per user (a few hundred index probes), not as the distinct owners of every
+    deal and activity, which would read the whole activity table.
+    """
+    o, a = Opportunity, Activity
+    owns = (
+        exists()
+        .where(o.connection_id == connection_id, o.owner_crm_id == Rep.crm_id)
+        .correlate(Rep)
     )
-    doers = select(Activity.rep_crm_id.label("crm_id")).where(
-        Activity.connection_id == connection_id, Activity.rep_crm_id.is_not(None)
+    acts = (
+        exists().where(a.connection_id == connection_id, a.rep_crm_id == Rep.crm_id).correlate(Rep)
     )
-    return {str(crm_id) for crm_id in session.scalars(union(owners, doers))}
+    query = select(Rep.crm_id).where(Rep.connection_id == connection_id, or_(owns, acts))
+    return {str(crm_id) for crm_id in session.scalars(query)}
 
 
 def _serialise(session: Session, connection_id: int) -> None:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
@@ -115,7 +115,14 @@ class AppliedPlan:
 
 
 class PlanWriter:
-    """Applies one plan's intents to the store inside the caller's transaction."""
+    """Applies one plan's intents to the store inside the caller's transaction.
+
+    Writes go out in batches, not one statement per intent: an org's first evaluation
+    opens thousands of findings at once, each with a transition, an event and perhaps a
+    task, and one round trip each would cost more than computing all the metrics. The
+    order is fixed: new findings first (their ids name them in transitions, tasks and
+    events), then the changed ones, then the outboxes.
+    """
 
     def __init__(self, session: Session, connection_id: int, as_of: datetime) -> None:
         self.session, self.connection_id, self.as_of = session, connection_id, as_of
@@ -124,6 +131,11 @@ class PlanWriter:
         self._opened: dict[tuple[str, SubjectKey], int] = {}
         self._reps: dict[str, int] = {}
         self._deals: dict[str, int] = {}
+        self._live: dict[int, Finding] = {}
+        self._new: list[tuple[tuple[str, SubjectKey], dict[str, Any]]] = []
+        self._transitions: list[dict[str, Any]] = []
+        self._tasks: list[dict[str, Any]] = []
+        self._events: list[dict[str, Any]] = []
 
     def load_subjects(self, subjects: Iterable[SubjectKey]) -> None:
         """Row ids of every rep and deal the plan names, in two queries."""
@@ -133,36 +145,39 @@ class PlanWriter:
         self._reps = _ids(self.session, Rep, self.connection_id, reps)
         self._deals = _ids(self.session, Opportunity, self.connection_id, deals)
 
+    def load_findings(self, finding_ids: Iterable[str | int]) -> None:
+        """The live findings the plan keeps, escalates or resolves, in one query."""
+        wanted = sorted({int(finding_id) for finding_id in finding_ids})
+        for chunk in _chunks(wanted, 5000):
+            found = self.session.scalars(select(Finding).where(Finding.id.in_(chunk)))
+            self._live.update((finding.id, finding) for finding in found)
+
     def open(self, intent: OpenFinding) -> None:
         rep_id = self._reps.get(intent.subject.rep_crm_id)
         deal_id = self._deals.get(intent.subject.deal_crm_id or "")
         if rep_id is None or (intent.subject.deal_crm_id and deal_id is None):
             self.applied.skipped.append(f"{intent.rule_key}: {intent.subject} not in the store")
             return
-        finding = Finding(
-            rule_id=self._rule_ids[intent.rule_key],
-            rule_version=intent.rule_version,
-            subject_kind=SubjectKind.DEAL if deal_id else SubjectKind.REP,
-            rep_id=rep_id,
-            opportunity_id=deal_id,
-            state=FindingState.OPEN,
-            severity=StoredSeverity(intent.severity.value),
-            period_start=intent.period_start.date(),
-            period_end=(intent.period_end - timedelta(microseconds=1)).date(),
-            observed=intent.observed,
-            standard=standard_document(intent.standard),
-            evidence=_json(intent.evidence),
-            opened_at=self.as_of,
-            updated_at=self.as_of,
-        )
-        self.session.add(finding)
-        self.session.flush()
-        self._opened[(intent.rule_key, intent.subject)] = finding.id
-        self._transition(finding, "opened")
-        self.applied.opened.append(finding.id)
+        row = {
+            "rule_id": self._rule_ids[intent.rule_key],
+            "rule_version": intent.rule_version,
+            "subject_kind": SubjectKind.DEAL if deal_id else SubjectKind.REP,
+            "rep_id": rep_id,
+            "opportunity_id": deal_id,
+            "state": FindingState.OPEN,
+            "severity": StoredSeverity(intent.severity.value),
+            "period_start": intent.period_start.date(),
+            "period_end": (intent.period_end - timedelta(microseconds=1)).date(),
+            "observed": intent.observed,
+            "standard": standard_document(intent.standard),
+            "evidence": _json(intent.evidence),
+            "opened_at": self.as_of,
+            "updated_at": self.as_of,
+        }
+        self._new.append(((intent.rule_key, intent.subject), row))
 
     def keep(self, intent: KeepFinding | EscalateFinding) -> None:
-        finding = self.session.get(Finding, int(intent.finding_id))
+        finding = self._finding(intent.finding_id)
         if finding is None:
             return
         changes: dict[str, Any] = {
@@ -188,7 +203,7 @@ class PlanWriter:
             self.applied.refreshed += 1
 
     def resolve(self, intent: ResolveFinding) -> None:
-        finding = self.session.get(Finding, int(intent.finding_id))
+        finding = self._finding(intent.finding_id)
         if finding is None or finding.state is FindingState.RESOLVED:
             return
         finding.state, finding.resolved_at, finding.updated_at = (
@@ -201,60 +216,113 @@ class PlanWriter:
         self._transition(finding, "resolved")
         self.applied.resolved.append(finding.id)
 
+    def write_findings(self) -> None:
+        """Insert the new findings (ids back in order), then every transition."""
+        if self._new:
+            statement = insert(Finding).returning(Finding.id, sort_by_parameter_order=True)
+            ids = self.session.scalars(statement, [row for _, row in self._new]).all()
+            for (key, row), finding_id in zip(self._new, ids, strict=True):
+                self._opened[key] = finding_id
+                self.applied.opened.append(finding_id)
+                self._transitions.append(_transition_row(finding_id, self.as_of, "opened", row))
+            self._new = []
+        self.session.flush()
+        if self._transitions:
+            self.session.execute(insert(FindingTransition), self._transitions)
+            self._transitions = []
+
     def queue_task(self, task: CreateCoachingTask) -> None:
         finding_id = task.finding_id or self._opened.get((task.rule_key, task.subject_key))
-        values = {
-            "connection_id": self.connection_id,
-            "idempotency_key": task.key,
-            "finding_id": int(finding_id) if finding_id is not None else None,
-            "rule_key": task.rule_key,
-            "rep_crm_id": task.rep_crm_id,
-            "opportunity_crm_id": task.deal_crm_id,
-            "assignee_crm_id": task.assignee_crm_id,
-            "budget_owner_crm_id": task.budget_owner_crm_id,
-            "payload": task_payload(task),
-            "state": OutboxState.PENDING,
-            "attempts": 0,
-            "available_at": self.as_of,
-            "created_at": self.as_of,
-        }
-        key = ("connection_id", "idempotency_key")
-        self.applied.tasks_queued += self._insert_new(CrmWrite, values, key)
+        self._tasks.append(
+            {
+                "connection_id": self.connection_id,
+                "idempotency_key": task.key,
+                "finding_id": int(finding_id) if finding_id is not None else None,
+                "rule_key": task.rule_key,
+                "rep_crm_id": task.rep_crm_id,
+                "opportunity_crm_id": task.deal_crm_id,
+                "assignee_crm_id": task.assignee_crm_id,
+                "budget_owner_crm_id": task.budget_owner_crm_id,
+                "payload": task_payload(task),
+                "state": OutboxState.PENDING,
+                "attempts": 0,
+                "available_at": self.as_of,
+                "created_at": self.as_of,
+            }
+        )
 
     def queue_alert(self, alert: Alert) -> None:
         finding_id = alert.payload.get("finding_id") or self._opened.get(
             (alert.rule_key, alert.subject)
         )
         payload = {**_json(alert.payload), "finding_id": finding_id}
-        values = {
-            "event_id": event_id(alert.event, alert.rule_key, alert.subject, finding_id),
-            "type": alert.event,
-            "connection_id": self.connection_id,
-            "payload": payload,
-            "created_at": self.as_of,
-        }
-        self.applied.events_queued += self._insert_new(WebhookEvent, values, ("event_id",))
+        self._events.append(
+            {
+                "event_id": event_id(alert.event, alert.rule_key, alert.subject, finding_id),
+                "type": alert.event,
+                "connection_id": self.connection_id,
+                "payload": payload,
+                "created_at": self.as_of,
+            }
+        )
 
-    def _insert_new(self, model: Any, values: Mapping[str, Any], key: tuple[str, ...]) -> int:
-        """INSERT unless a row with the same key exists (portable ON CONFLICT DO NOTHING)."""
+    def write_outboxes(self) -> None:
+        """Queue the tasks and events; one already queued under its key is left alone."""
+        key = ("connection_id", "idempotency_key")
+        self.applied.tasks_queued += self._insert_new(CrmWrite, self._tasks, key)
+        self.applied.events_queued += self._insert_new(WebhookEvent, self._events, ("event_id",))
+        self._tasks, self._events = [], []
+
+    def _finding(self, finding_id: str | int) -> Finding | None:
+        found = self._live.get(int(finding_id))
+        return found if found is not None else self.session.get(Finding, int(finding_id))
+
+    def _insert_new(
+        self, model: Any, rows: Sequence[Mapping[str, Any]], key: tuple[str, ...]
+    ) -> int:
+        """INSERT the rows but those whose key exists (portable ON CONFLICT DO NOTHING);
+        returns how many went in."""
+        if not rows:
+            return 0
         dialect = self.session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        statement = insert(model).values(values).on_conflict_do_nothing(index_elements=key)
-        return len(self.session.execute(statement.returning(model.id)).all())
+        insert_into = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        table = model.__table__
+        statement = insert_into(table).on_conflict_do_nothing(index_elements=key)
+        inserted = 0
+        for chunk in _chunks(list(rows), 1000):
+            result = self.session.execute(statement.returning(table.c.id), chunk)
+            inserted += len(result.all())
+        return inserted
 
     def _transition(self, finding: Finding, action: str) -> None:
-        self.session.add(
-            FindingTransition(
-                finding_id=finding.id,
-                at=self.as_of,
-                action=action,
-                state=finding.state,
-                severity=finding.severity,
-                rule_version=finding.rule_version,
-                observed=finding.observed,
-                evidence=finding.evidence,
-            )
-        )
+        values = {
+            "state": finding.state,
+            "severity": finding.severity,
+            "rule_version": finding.rule_version,
+            "observed": finding.observed,
+            "evidence": finding.evidence,
+        }
+        self._transitions.append(_transition_row(finding.id, self.as_of, action, values))
+
+
+def _transition_row(
+    finding_id: int, at: datetime, action: str, finding: Mapping[str, Any]
+) -> dict[str, Any]:
+    return {
+        "finding_id": finding_id,
+        "at": at,
+        "action": action,
+        "state": finding["state"],
+        "severity": finding["severity"],
+        "rule_version": finding["rule_version"],
+        "observed": finding["observed"],
+        "evidence": finding["evidence"],
+    }
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def standard_document(bounds: Bounds | None) -> dict[str, Any]:

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, insert, select
 
-from connectors.records import ActivityKind
+from connectors.records import ActivityKind, StageCategory
 from rules.periods import PeriodUnit, complete_periods
-from service.evaluate import evaluate_connection
+from service.evaluate import evaluate_connection, sellers
 from service.store import Store
 from service.store.connections import add_connection
 from service.store.models import (
@@ -21,6 +21,7 @@ from service.store.models import (
     Finding,
     FindingState,
     FindingTransition,
+    Opportunity,
     Rep,
     WebhookEvent,
 )
@@ -194,3 +195,24 @@ def test_applying_an_unchanged_rule_adds_no_version_and_a_changed_one_does(store
         (stored,) = current_rules(session)
         assert stored.version == 2
         assert stored.document["name"] == "Calls each week"
+
+
+def test_only_sellers_are_judged_not_users_without_deals_or_activities(store: Store):
+    """An admin with no deals and no activities is no seller; an owner of a deal and a
+    rep who only logs calls are."""
+    connection_id = _seed(store, {SLIPPING: [25, 25, 5, 5]})
+    with store.unit_of_work() as session:
+        session.add(Rep(connection_id=connection_id, crm_id="005ADMIN", name="Ada Admin"))
+        session.add(Rep(connection_id=connection_id, crm_id="005OWNER", name="Otto Owner"))
+        session.add(
+            Opportunity(
+                connection_id=connection_id,
+                crm_id="006DEAL",
+                name="A deal",
+                owner_crm_id="005OWNER",
+                stage="Prospecting",
+                stage_category=StageCategory.OPEN,
+            )
+        )
+    with store.unit_of_work() as session:
+        assert sellers(session, connection_id) == {SLIPPING, "005OWNER"}
