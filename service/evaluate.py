@@ -192,6 +192,9 @@ def _serialise(session: Session, connection_id: int) -> None:
         # The metric queries are short analytical statements run once each: JIT compiling
         # them (~0.15 s a query) costs more than it saves. Only for this transaction.
         session.execute(text("SET LOCAL jit = off"))
+        # Deal snapshots hash a few hundred thousand (period, deal) rows; at the default
+        # 4 MB they spill to disk in dozens of batches. Still per transaction only.
+        session.execute(text("SET LOCAL work_mem = '64MB'"))
     else:
         session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
 

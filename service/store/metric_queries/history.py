@@ -75,14 +75,26 @@ def _next_recorded_at(element: next_recorded_at, compiler: SQLCompiler, **kw: An
     )
 
 
-Deals = Sequence[ColumnElement[bool]]
+Deals = Sequence[ColumnElement[bool]] | CTE
+
+
+def chosen_deals(connection_id: int, conditions: Sequence[ColumnElement[bool]]) -> CTE:
+    """The CRM ids of the connection's deals matching ``conditions`` (on
+    ``opportunities``), worked out once per statement: tested per history row instead,
+    the conditions' subqueries ran once per deal in the history's nested loop."""
+    o = OPPORTUNITIES.c
+    query = select(o.crm_id).where(o.connection_id == connection_id, *conditions)
+    return computed_once(query, "chosen_deals")
 
 
 def _changes_of(connection_id: int, deals: Deals) -> list[ColumnElement[bool]]:
-    """The connection's history rows, only of the deals matching ``deals`` (conditions on
-    ``opportunities``) when given: a metric about a few deals sorts only their history."""
+    """The connection's history rows, only of the deals in ``deals`` when given (a
+    :func:`chosen_deals` CTE, or conditions on ``opportunities``): a metric about a few
+    deals sorts only their history."""
     found = [CHANGES.c.connection_id == connection_id]
-    if deals:
+    if isinstance(deals, CTE):
+        found.append(_DEAL.in_(select(deals.c.crm_id)))
+    elif deals:
         o = OPPORTUNITIES.c
         chosen = select(o.crm_id).where(o.connection_id == connection_id, *deals)
         found.append(_DEAL.in_(chosen))
@@ -198,6 +210,35 @@ def stint_category(stage: ColumnElement[Any], category: ColumnElement[Any]) -> C
         (stage == o.stage, o.stage_category),
         else_=StageCategory.OPEN.value,
     )
+
+
+def open_in_window(connection_id: int, bounds: Bounds) -> ColumnElement[bool]:
+    """A condition on ``opportunities``: the deal can be open at some instant from
+    ``bounds.first_end`` on. Exact, not a heuristic: a deal whose stage was recorded after
+    ``first_end`` may be anything then and is kept; any other deal has, at every such
+    instant, the category of its newest stage recording (or, with none, its current one),
+    found by one backward step on the history index.
+
+    Most of an org's deals closed long ago; dropping them before the snapshot joins them
+    to every period (and sorts their history) is what keeps the open-deal metrics cheap.
+    """
+    o, c = OPPORTUNITIES.c, CHANGES.alias("stage_changes").c
+    of_deal = (c.connection_id == connection_id, c.opportunity_crm_id == o.crm_id)
+    moved = (
+        select(c.id)
+        .where(*of_deal, c.stage.is_not(None), c.changed_at > bounds.first_end)
+        .correlate(OPPORTUNITIES)
+        .exists()
+    )
+    newest = (
+        select(stint_category(c.stage, c.stage_category))
+        .where(*of_deal, c.stage.is_not(None))
+        .order_by(c.changed_at.desc(), c.crm_id.desc())
+        .limit(1)
+        .correlate(OPPORTUNITIES)
+        .scalar_subquery()
+    )
+    return or_(moved, func.coalesce(newest, o.stage_category) == StageCategory.OPEN.value)
 
 
 def close_date_pushes(connection_id: int, deals: Deals = ()) -> CTE:

@@ -22,9 +22,12 @@ from service.store.metric_queries.common import (
     live_rep,
 )
 from service.store.metric_queries.history import (
+    Deals,
     StateField,
+    chosen_deals,
     close_date_pushes,
     computed_once,
+    open_in_window,
     pushes_at,
     span_at,
     stage_spans,
@@ -62,10 +65,13 @@ def deal_snapshot(
     """
     o, p, connection_id = OPPORTUNITIES.c, periods.c, frame.connection_id
     bounds = frame.bounds()
+    conditions = [*deals, open_in_window(connection_id, bounds)] if open_only else list(deals)
+    chosen: Deals = chosen_deals(connection_id, conditions) if conditions else ()
+    only_chosen = [o.crm_id.in_(select(chosen.c.crm_id))] if isinstance(chosen, CTE) else []
     query = (
         select(p.idx, p.end_at, o.crm_id.label("deal"), o.owner_crm_id.label("rep"))
         .select_from(periods)
-        .join(OPPORTUNITIES, and_(deal_exists(periods, connection_id), *deals))
+        .join(OPPORTUNITIES, and_(deal_exists(periods, connection_id), *only_chosen))
         .join(REPS, live_rep(periods, connection_id, o.owner_crm_id))
     )
     found: dict[str, Subquery] = {}
@@ -77,16 +83,16 @@ def deal_snapshot(
 
     entries = bool(_ENTRY_COLUMNS & set(columns))
     if entries:
-        spans = stage_spans(connection_id, deals) if spans is None else spans
+        spans = stage_spans(connection_id, chosen) if spans is None else spans
         attach("stage", span_at(spans, periods, bounds))
     fields = _state_fields(columns, open_only, stage_known=entries)
     if fields:
         attach(
-            "state", state_at(state_history(connection_id, fields, deals), periods, bounds, fields)
+            "state", state_at(state_history(connection_id, fields, chosen), periods, bounds, fields)
         )
         found.setdefault("stage", found["state"])
     if _PUSH_COLUMNS & set(columns):
-        attach("pushes", pushes_at(close_date_pushes(connection_id, deals), periods, bounds))
+        attach("pushes", pushes_at(close_date_pushes(connection_id, chosen), periods, bounds))
     query = query.add_columns(*(_column(name, found, periods) for name in columns))
     if open_only:
         query = query.where(category(found["stage"]) == StageCategory.OPEN.value)
