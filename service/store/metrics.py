@@ -59,13 +59,15 @@ class SqlMetricSource:
     def __init__(self, db: Database, connection_id: int) -> None:
         self._db = db
         self._connection_id = connection_id
+        self._shared: dict[Any, Any] = {}
 
     def measure(self, metric: MetricSpec, periods: Sequence[Period]) -> MetricSeries:
         """Values of ``metric`` for each period, in one statement (none for no periods)."""
         if not periods:
             return {}
         measure = _MEASURES[type(metric)]
-        return measure(self._db, metric, Frame(self._connection_id, tuple(periods)))
+        frame = Frame(self._connection_id, tuple(periods), self._shared)
+        return measure(self._db, metric, frame)
 
     def reps(self) -> Sequence[RepProfile]:
         r = REPS.c

@@ -89,6 +89,31 @@ def test_every_metric_is_one_statement_whatever_the_number_of_periods(
     assert all(len(observations) == len(periods) for observations in series.values())
 
 
+def test_pace_and_coverage_of_one_source_share_their_statement(store: Store, seeded: int):
+    """Both read the same per-quota totals: the second asks nothing of the database, and
+    a new source (a new evaluation) reads afresh."""
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    periods = PERIOD_SETS["weeks to date"]
+    with store.unit_of_work() as session:
+        session.execute(select(1))
+        source = SqlMetricSource(session, seeded)
+        event.listen(store.engine, "before_cursor_execute", count)
+        try:
+            coverage = source.measure(PipelineCoverage(), periods)
+            pace = source.measure(QuotaPace(), periods)
+            again = SqlMetricSource(session, seeded).measure(QuotaPace(), periods)
+        finally:
+            event.remove(store.engine, "before_cursor_execute", count)
+    assert len(statements) == 2
+    assert coverage
+    assert pace == again
+    assert pace.keys() == coverage.keys()
+
+
 def test_a_source_also_reads_through_a_plain_connection(store: Store, seeded: int):
     periods = PERIOD_SETS["weeks to date"]
     with store.unit_of_work() as session:

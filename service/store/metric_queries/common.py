@@ -14,7 +14,7 @@ renders as ``json_extract`` or ``->>``. Nothing else.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from itertools import pairwise
@@ -79,6 +79,18 @@ class Frame:
 
     connection_id: int
     periods: Sequence[Period]
+    #: Results shared between metrics of one source that run the same statement (quota
+    #: pace and pipeline coverage read the same totals): name -> rows.
+    shared: dict[tuple[str, tuple[Period, ...]], Sequence[Row[Any]]] = field(
+        default_factory=dict, compare=False, hash=False, repr=False
+    )
+
+    def once(self, name: str, compute: Callable[[], Sequence[Row[Any]]]) -> Sequence[Row[Any]]:
+        """``compute()``'s rows, run once per source for this name and these periods."""
+        key = (name, tuple(self.periods))
+        if key not in self.shared:
+            self.shared[key] = compute()
+        return self.shared[key]
 
     def bounds(self, trailing_days: int = 0) -> Bounds:
         """The outer limits of the periods as bound literals (see :class:`Bounds`)."""

@@ -145,7 +145,11 @@ def measure_pipeline_coverage(db: Database, spec: PipelineCoverage, frame: Frame
             period_end=row.period_end,
         )
 
-    return rep_series(run(db, _quota_totals(frame)), len(frame.periods), observe)
+    return rep_series(
+        frame.once("quota totals", lambda: run(db, _quota_totals(frame))),
+        len(frame.periods),
+        observe,
+    )
 
 
 def measure_quota_pace(db: Database, spec: QuotaPace, frame: Frame) -> MetricSeries:
@@ -161,7 +165,11 @@ def measure_quota_pace(db: Database, spec: QuotaPace, frame: Frame) -> MetricSer
             period_end=row.period_end,
         )
 
-    return rep_series(run(db, _quota_totals(frame)), len(frame.periods), observe)
+    return rep_series(
+        frame.once("quota totals", lambda: run(db, _quota_totals(frame))),
+        len(frame.periods),
+        observe,
+    )
 
 
 def _closing_in_some_window(frame: Frame, trailing_days: int) -> ColumnElement[bool]:
