@@ -114,6 +114,32 @@ def test_pace_and_coverage_of_one_source_share_their_statement(store: Store, see
     assert pace.keys() == coverage.keys()
 
 
+def test_win_rates_differing_only_in_minimum_sample_share_their_statement(
+    store: Store, seeded: int
+):
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    periods = PERIOD_SETS["weeks to date"]
+    with store.unit_of_work() as session:
+        session.execute(select(1))
+        source = SqlMetricSource(session, seeded)
+        event.listen(store.engine, "before_cursor_execute", count)
+        try:
+            lenient = source.measure(WinRate(min_sample=1), periods)
+            strict = source.measure(WinRate(min_sample=1000), periods)
+            by_amount = source.measure(WinRate(min_sample=1, measure="amount"), periods)
+        finally:
+            event.remove(store.engine, "before_cursor_execute", count)
+    assert len(statements) == 2
+    measured = [o for series in lenient.values() for o in series if o and o.value is not None]
+    assert measured
+    assert all(o is None or o.value is None for series in strict.values() for o in series)
+    assert by_amount.keys() == lenient.keys()
+
+
 def test_a_source_also_reads_through_a_plain_connection(store: Store, seeded: int):
     periods = PERIOD_SETS["weeks to date"]
     with store.unit_of_work() as session:

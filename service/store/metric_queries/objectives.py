@@ -229,4 +229,7 @@ def measure_win_rate(db: Database, spec: WinRate, frame: Frame) -> MetricSeries:
             parts=parts(won=won, lost=lost),
         )
 
-    return rep_series(run(db, query), len(frame.periods), observe)
+    # The counts do not depend on ``min_sample`` (applied here, in Python): a coverage
+    # standard's win rate and a win-rate rule over the same window share one statement.
+    name = f"win rate over {spec.trailing_days} days by {spec.measure}"
+    return rep_series(frame.once(name, lambda: run(db, query)), len(frame.periods), observe)
