@@ -160,7 +160,7 @@ def _recorded(connection_id: int, column: str, name: str, deals: Deals = ()) -> 
     )
 
 
-def stage_spans(connection_id: int, deals: Deals = ()) -> CTE:
+def stage_spans(connection_id: int, deals: Deals = (), name: str = "stage_spans") -> CTE:
     """A deal's time in each stage: from a change that put it in a stage (one that
     recorded a stage different from the recording before it; the first recording always
     does) to the next such change (``ended_at`` NULL while the deal is still in it).
@@ -198,7 +198,7 @@ def stage_spans(connection_id: int, deals: Deals = ()) -> CTE:
         o.created_in_crm_at.label("created_at"),
         o.deleted_at,
     ).join_from(spans, OPPORTUNITIES, and_(o.connection_id == connection_id, o.crm_id == s.deal))
-    return computed_once(query, "stage_spans")
+    return computed_once(query, name)
 
 
 def stint_category(stage: ColumnElement[Any], category: ColumnElement[Any]) -> ColumnElement[Any]:

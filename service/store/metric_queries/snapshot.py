@@ -61,7 +61,9 @@ def deal_snapshot(
     snapshot is materialized, so every extra column is paid for on every deal and
     period. ``deals`` (conditions on ``OPPORTUNITIES`` alone) limits the deals, and the
     history read for them; ``where`` conditions may also use ``periods``. ``spans``
-    passes in the :func:`~.history.stage_spans` CTE when the query already has one.
+    passes in a :func:`~.history.stage_spans` CTE to reuse; without, the snapshot
+    builds its own over the chosen deals only (much cheaper than joining every deal's
+    spans to the periods when most deals are filtered out).
     """
     o, p, connection_id = OPPORTUNITIES.c, periods.c, frame.connection_id
     bounds = frame.bounds()
@@ -83,7 +85,8 @@ def deal_snapshot(
 
     entries = bool(_ENTRY_COLUMNS & set(columns))
     if entries:
-        spans = stage_spans(connection_id, chosen) if spans is None else spans
+        if spans is None:
+            spans = stage_spans(connection_id, chosen, name="snapshot_stage_spans")
         attach("stage", span_at(spans, periods, bounds))
     fields = _state_fields(columns, open_only, stage_known=entries)
     if fields:

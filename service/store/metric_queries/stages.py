@@ -166,9 +166,7 @@ def stage_medians(frame: Frame, periods: CTE, spans: CTE, spec: DaysInStage) -> 
 def measure_days_in_stage(db: Database, spec: DaysInStage, frame: Frame) -> MetricSeries:
     periods = frame.periods_cte(trailing_days=spec.trailing_days)
     spans = stage_spans(frame.connection_id)
-    deals = deal_snapshot(
-        frame, periods, ["stage", "entered_at", "amount"], open_only=True, spans=spans
-    )
+    deals = deal_snapshot(frame, periods, ["stage", "entered_at", "amount"], open_only=True)
     medians = stage_medians(frame, periods, spans, spec)
     d, m = deals.c, medians.c
     query = select(
