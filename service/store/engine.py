@@ -15,6 +15,7 @@ SQLite needs help to behave like a server database under a service:
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -43,7 +44,16 @@ def make_engine(settings: Settings, url: str | URL | None = None) -> Engine:
     )
 
 
+#: ``AS MATERIALIZED`` CTEs and ``RETURNING`` (the metric queries, batched writes).
+MINIMUM_SQLITE = (3, 35, 0)
+
+
 def _sqlite_engine(url: URL, *, busy_timeout_ms: int, echo: bool) -> Engine:
+    if sqlite3.sqlite_version_info < MINIMUM_SQLITE:
+        wanted = ".".join(map(str, MINIMUM_SQLITE))
+        raise RuntimeError(
+            f"SQLite {sqlite3.sqlite_version} is too old: driftcoach needs {wanted} or newer"
+        )
     engine = create_engine(
         url,
         echo=echo,

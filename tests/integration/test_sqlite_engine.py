@@ -68,3 +68,12 @@ def test_an_unknown_begin_mode_is_refused(tmp_path: Path):
     ):
         connection.execute(text("SELECT 1"))
     engine.dispose()
+
+
+def test_an_sqlite_too_old_for_the_metric_queries_is_refused_by_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr("service.store.engine.sqlite3.sqlite_version_info", (3, 31, 1))
+    monkeypatch.setattr("service.store.engine.sqlite3.sqlite_version", "3.31.1")
+    with pytest.raises(RuntimeError, match=r"SQLite 3\.31\.1 is too old.*3\.35\.0"):
+        make_engine(_settings(tmp_path))
