@@ -92,6 +92,7 @@ def assess_rule(
         for key, obs in sorted(observations.items(), key=lambda item: _order(item[0]))
     }
     medians = TeamMedians(((key.rep_crm_id, v) for key, v in values.items()), reps)
+    labels = tuple(period_label(period, periods.unit) for period in periods.all)
     judged: list[Assessment] = []
     disabled: set[str] = set()
     for key, subject_values in values.items():
@@ -100,7 +101,7 @@ def assess_rule(
         if chosen is None:
             disabled.add(rep.crm_id)
             continue
-        context = _Subject(rule, periods, rep, chosen, medians, win_rates)
+        context = _Subject(rule, periods, labels, rep, chosen, medians, win_rates)
         judged.append(context.assess(key, subject_values, observations[key]))
     return RuleAssessment(rule, periods, tuple(judged), frozenset(disabled))
 
@@ -115,6 +116,7 @@ class _Subject:
 
     rule: VersionedRule
     periods: RulePeriods
+    labels: tuple[str, ...]
     rep: RepProfile
     chosen: ChosenStandard
     medians: TeamMedians
@@ -160,7 +162,7 @@ class _Subject:
         )
         ramp = ramp_factor(document.ramp, self.rep, period.last_day)
         standard = apply_standard(self.chosen, references, document.value_format, ramp)
-        label = period_label(period, self.periods.unit)
+        label = self.labels[index]
         return PeriodPoint(period, label, values[index], standard, team_median, observation)
 
     def _win_rate(self, index: int) -> float | None:

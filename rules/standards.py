@@ -47,10 +47,28 @@ class References:
 
 @dataclass(frozen=True, slots=True)
 class AppliedStandard:
+    """The numbers one period is held to, and what is needed to say how they came about.
+
+    The plain-language derivation is built on demand: an evaluation applies standards to
+    every subject and period (tens of thousands of deal periods), and only the few that
+    drift ever show theirs.
+    """
+
     bounds: Bounds
     basis: Basis
     origin: str
-    derivation: str
+    chosen: ChosenStandard
+    references: References
+    fmt: ValueFormat
+    ramp_factor: float | None = None
+
+    @property
+    def derivation(self) -> str:
+        how = _words(self.chosen.standard, self.references)
+        text = f"{describe_bounds(self.bounds, self.fmt)}: {how} ({self.origin})"
+        if self.ramp_factor is not None:
+            text += f"; ramp: held to {self.ramp_factor:.0%} of the standard while new"
+        return text
 
 
 def choose_standard(document: RuleDocument, rep: RepProfile) -> ChosenStandard | None:
@@ -78,20 +96,18 @@ def apply_standard(
 ) -> AppliedStandard | None:
     """Numbers for one period; None when the reference cannot be measured this period."""
     standard = chosen.standard
-    scale = _scale(standard, references)
-    if scale is None:
+    factor = _reference(standard, references)
+    if factor is None:
         return None
-    factor, how = scale
     low = None if standard.min is None else _combine(standard, standard.min, factor)
     high = None if standard.max is None else _combine(standard, standard.max, factor)
     if ramp_factor is not None:
         low = None if low is None else low * ramp_factor
         high = None if high is None else high / ramp_factor
     bounds = Bounds(low, high)
-    derivation = f"{describe_bounds(bounds, fmt)}: {how} ({chosen.origin})"
-    if ramp_factor is not None:
-        derivation += f"; ramp: held to {ramp_factor:.0%} of the standard while new"
-    return AppliedStandard(bounds, standard.basis, chosen.origin, derivation)
+    return AppliedStandard(
+        bounds, standard.basis, chosen.origin, chosen, references, fmt, ramp_factor
+    )
 
 
 def _combine(standard: Standard, k: float, reference: float) -> float:
@@ -100,27 +116,35 @@ def _combine(standard: Standard, k: float, reference: float) -> float:
     return k * reference
 
 
-def _scale(standard: Standard, refs: References) -> tuple[float, str] | None:
-    """The reference value a relative basis multiplies, and the words for it."""
+def _reference(standard: Standard, refs: References) -> float | None:
+    """The value a relative basis multiplies (1 for an absolute standard); None when it
+    cannot be measured this period."""
+    if standard.basis is Basis.ABSOLUTE:
+        return 1.0
+    if standard.basis is Basis.TEAM_MEDIAN:
+        return refs.team_median
+    if standard.basis is Basis.OWN_BASELINE:
+        return refs.own_baseline
+    if standard.basis is Basis.STAGE_MEDIAN:
+        return refs.stage_median
+    ref = refs.win_rate
+    return None if ref is None or ref <= 0 else ref
+
+
+def _words(standard: Standard, refs: References) -> str:
+    """How the reference came about, in words (for a standard that could be applied)."""
     k = _multipliers(standard)
     if standard.basis is Basis.ABSOLUTE:
-        return 1.0, "absolute standard"
+        return "absolute standard"
     if standard.basis is Basis.TEAM_MEDIAN:
-        ref = refs.team_median
-        return None if ref is None else (ref, f"{k} x median of {refs.team_label} {_n(ref)}")
+        return f"{k} x median of {refs.team_label} {_n(refs.team_median)}"
     if standard.basis is Basis.OWN_BASELINE:
-        ref = refs.own_baseline
         periods = standard.baseline_periods
-        words = f"{k} x own mean of the {periods} periods before the window"
-        return None if ref is None else (ref, f"{words} {_n(ref)}")
+        return f"{k} x own mean of the {periods} periods before the window {_n(refs.own_baseline)}"
     if standard.basis is Basis.STAGE_MEDIAN:
-        ref = refs.stage_median
         words = f"{k} x historical median days in stage {refs.stage or '?'}"
-        return None if ref is None else (ref, f"{words} {_n(ref)}")
-    ref = refs.win_rate
-    if ref is None or ref <= 0:
-        return None
-    return ref, f"{k} / trailing win rate {format_value(ref, 'percent')}"
+        return f"{words} {_n(refs.stage_median)}"
+    return f"{k} / trailing win rate {format_value(refs.win_rate, 'percent')}"
 
 
 def _multipliers(standard: Standard) -> str:
@@ -128,7 +152,7 @@ def _multipliers(standard: Standard) -> str:
     return "/".join(ks)
 
 
-def _n(value: float) -> str:
+def _n(value: float | None) -> str:
     return f"({format_value(value)})"
 
 
@@ -169,11 +193,20 @@ class TeamMedians:
                 if team is not None:
                     by_team[team][index].append(value)
         self._groups = by_team
+        self._found: dict[tuple[str | None, int], tuple[float | None, str]] = {}
 
     def for_rep(self, rep: RepProfile, index: int) -> tuple[float | None, str]:
-        """(median, which group it is the median of) for ``rep`` in period ``index``."""
-        team_values = self._groups.get(rep.team, {}).get(index, []) if rep.team else []
+        """(median, which group it is the median of) for ``rep`` in period ``index``;
+        worked out once per team and period (a deal rule asks once per deal)."""
+        key = (rep.team, index)
+        found = self._found.get(key)
+        if found is None:
+            found = self._found[key] = self._median(rep.team, index)
+        return found
+
+    def _median(self, team: str | None, index: int) -> tuple[float | None, str]:
+        team_values = self._groups.get(team, {}).get(index, []) if team else []
         if len(team_values) >= MIN_TEAM_SIZE:
-            return median(team_values), f"team {rep.team}"
+            return median(team_values), f"team {team}"
         everyone = self._groups.get(None, {}).get(index, [])
         return (median(everyone) if everyone else None), "all reps"
