@@ -37,6 +37,7 @@ from rules.evaluation import (
 )
 from rules.metrics import DealProfile, MetricSeries, MetricSource, MetricSpec, RepProfile
 from rules.periods import Period
+from service.gc_pause import cyclic_gc_paused
 from service.store.engine import Store
 from service.store.findings_repo import (
     AppliedPlan,
@@ -85,7 +86,7 @@ def evaluate_connection(
         raise ValueError("as_of must be timezone-aware")
     factory = source_factory or SqlMetricSource
     try:
-        with store.unit_of_work() as session:
+        with cyclic_gc_paused(), store.unit_of_work() as session:
             _serialise(session, connection_id)
             rules, invalid = _versioned(current_rules(session, enabled_only=False))
             plan = evaluate(
