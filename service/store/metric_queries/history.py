@@ -218,13 +218,21 @@ def stint_category(stage: ColumnElement[Any], category: ColumnElement[Any]) -> C
 
 def open_in_window(connection_id: int, bounds: Bounds) -> ColumnElement[bool]:
     """A condition on ``opportunities``: the deal can be open at some instant from
-    ``bounds.first_end`` on. Exact, not a heuristic: a deal whose stage was recorded after
-    ``first_end`` may be anything then and is kept; any other deal has, at every such
-    instant, the category of its newest stage recording (or, with none, its current one),
-    found by one backward step on the history index.
+    ``bounds.first_end`` on (see :func:`category_in_window`)."""
+    return category_in_window(connection_id, bounds, (StageCategory.OPEN,))
+
+
+def category_in_window(
+    connection_id: int, bounds: Bounds, categories: Sequence[StageCategory]
+) -> ColumnElement[bool]:
+    """A condition on ``opportunities``: the deal can be in one of ``categories`` at some
+    instant from ``bounds.first_end`` on. Exact, not a heuristic: a deal whose stage was
+    recorded after ``first_end`` may be anything then and is kept; any other deal has, at
+    every such instant, the category of its newest stage recording (or, with none, its
+    current one), found by one backward step on the history index.
 
     Most of an org's deals closed long ago; dropping them before the snapshot joins them
-    to every period (and sorts their history) is what keeps the open-deal metrics cheap.
+    to every period (and sorts their history) is what keeps the deal metrics cheap.
     """
     o, c = OPPORTUNITIES.c, CHANGES.alias("stage_changes").c
     of_deal = (c.connection_id == connection_id, c.opportunity_crm_id == o.crm_id)
@@ -242,7 +250,8 @@ def open_in_window(connection_id: int, bounds: Bounds) -> ColumnElement[bool]:
         .correlate(OPPORTUNITIES)
         .scalar_subquery()
     )
-    return or_(moved, func.coalesce(newest, o.stage_category) == StageCategory.OPEN.value)
+    wanted = [category.value for category in categories]
+    return or_(moved, func.coalesce(newest, o.stage_category).in_(wanted))
 
 
 def close_date_pushes(connection_id: int, deals: Deals = ()) -> CTE:

@@ -46,6 +46,7 @@ from service.store.metric_queries.common import (
     top_deal_columns,
     top_deals,
 )
+from service.store.metric_queries.history import category_in_window
 from service.store.metric_queries.snapshot import SnapshotColumn, deal_snapshot
 
 OPEN, WON, LOST = StageCategory.OPEN.value, StageCategory.WON.value, StageCategory.LOST.value
@@ -89,7 +90,15 @@ def _quota_totals(frame: Frame) -> Select[Any]:
     """
     periods = frame.periods_cte()
     quota = quota_at(frame.connection_id, periods)
-    deals = deal_snapshot(frame, periods, ["category", "amount", "close_date", "probability"])
+    open_or_won = category_in_window(
+        frame.connection_id, frame.bounds(), (StageCategory.OPEN, StageCategory.WON)
+    )
+    deals = deal_snapshot(
+        frame,
+        periods,
+        ["category", "amount", "close_date", "probability"],
+        deals=[open_or_won, _may_close_in_a_quota(frame)],
+    )
     q, d = quota.c, deals.c
     closing_in_quota = and_(
         q.rep == d.rep,
@@ -129,6 +138,34 @@ def _quota_totals(frame: Frame) -> Select[Any]:
         q.rep, q.idx, q.period_start, q.period_end, q.quota,
         *(col for col in totals.c if col.name not in ("rep", "idx")),
     ).outerjoin_from(quota, totals, and_(t.rep == q.rep, t.idx == q.idx))  # fmt: skip
+
+
+def _may_close_in_a_quota(frame: Frame) -> ColumnElement[bool]:
+    """A condition on ``opportunities``: some close date the deal has had (its current
+    one, or one its history recorded) falls inside a quota period in force at one of the
+    periods; a deal whose every close date lies outside them can never count."""
+    q, o, connection_id = QUOTAS.c, OPPORTUNITIES.c, frame.connection_id
+    days = [period.last_day for period in frame.periods]
+    in_force = (
+        q.connection_id == connection_id,
+        q.period_start <= max(days),
+        q.period_end >= min(days),
+    )
+    earliest = select(func.min(q.period_start)).where(*in_force).scalar_subquery()
+    latest = select(func.max(q.period_end)).where(*in_force).scalar_subquery()
+    c = CHANGES.alias("close_date_changes").c
+    recorded = (
+        select(c.id)
+        .where(
+            c.connection_id == connection_id,
+            c.opportunity_crm_id == o.crm_id,
+            c.close_date >= earliest,
+            c.close_date <= latest,
+        )
+        .correlate(OPPORTUNITIES)
+        .exists()
+    )
+    return or_(and_(o.close_date >= earliest, o.close_date <= latest), recorded)
 
 
 def measure_pipeline_coverage(db: Database, spec: PipelineCoverage, frame: Frame) -> MetricSeries:
