@@ -21,6 +21,11 @@ months) and at each step, per backend:
 (b) the raw scan (:mod:`bench._evaluate_baseline`, whose docstring says exactly what it
     computes and why it is a fair floor): one grouped statement per table family
     through the DBAPI, best of ``--runs``.
+(c) the steady state: the evaluation applied for real once (its findings committed),
+    then dry runs again at the same instant, best of ``--runs``: what a scheduled run
+    costs when the findings it judges are already open (it only keeps them). The
+    findings, tasks and events are deleted afterwards, so every step's (a) is a first
+    evaluation.
 
 It prints evaluation / raw scan per step, and growth: each step's time / the first
 step's, next to activities / the first step's activities. PostgreSQL gets ``VACUUM
@@ -48,6 +53,7 @@ from bench._evaluate_baseline import ScanRun, pack_needs, run_scan, statements
 from bench._evaluate_org import OrgShape, SyntheticOrg
 from bench._evaluate_timing import EvaluationRun, evaluate_once
 from connectors.records import Entity
+from service.evaluate import evaluate_connection
 from service.rule_packs import default_pack_dir, load_pack
 from service.store import Store
 from service.store.connections import add_connection
@@ -212,10 +218,15 @@ class Step:
     activities: int
     evaluations: list[EvaluationRun] = field(default_factory=list)
     scans: list[ScanRun] = field(default_factory=list)
+    steady: list[EvaluationRun] = field(default_factory=list)
 
     @property
     def evaluation(self) -> EvaluationRun:
         return _best(self.evaluations)
+
+    @property
+    def steady_state(self) -> EvaluationRun:
+        return _best(self.steady)
 
     @property
     def scan(self) -> ScanRun:
@@ -276,8 +287,21 @@ def measure_step(
     prepared = statements(needs, store.engine.dialect.name, connection_id)
     run_scan(store.engine, prepared)  # warm-up, like the evaluation's
     step.scans = [run_scan(store.engine, prepared) for _ in range(args.runs)]
+    progress(f"{backend} @ {activities:,}: steady state, {args.runs} runs")
+    evaluate_connection(store, connection_id, as_of=args.as_of)
+    try:
+        step.steady = [evaluate_once(store, connection_id, args.as_of) for _ in range(args.runs)]
+    finally:
+        forget_findings(store)
     print_step(step)
     return step
+
+
+def forget_findings(store: Store) -> None:
+    """Back to a store without findings, so the next step's evaluation is a first one."""
+    with store.unit_of_work() as session:
+        for name in ("webhook_events", "crm_writes", "finding_transitions", "findings"):
+            session.execute(text(f"DELETE FROM {name}"))  # noqa: S608 - fixed names
 
 
 # --------------------------------------------------------------------------- printing
@@ -294,7 +318,15 @@ def print_step(step: Step) -> None:
     )
     print(f"raw scan: best {scan.seconds:.2f}s of [{scans}]")
     print(f"evaluation / raw scan: {ratio(best.seconds, scan.seconds)}")
+    steady = step.steady_state
+    steadies = ", ".join(f"{run.seconds:.2f}" for run in step.steady)
+    print(
+        f"steady state (findings already open, kept): best {steady.seconds:.2f}s of"
+        f" [{steadies}]; would open {steady.opened:,}; / raw scan:"
+        f" {ratio(steady.seconds, scan.seconds)}"
+    )
     print(text_table(breakdown(best), ("evaluation part", "seconds", "share")))
+    print(text_table(breakdown(steady), ("steady-state part", "seconds", "share")))
     scan_rows = [
         (name, round(seconds, 3), scan.rows[name]) for name, seconds in scan.per_statement.items()
     ]
@@ -322,6 +354,7 @@ def summary_rows(steps: Sequence[Step]) -> list[tuple[object, ...]]:
     first = steps[0]
     for step in steps:
         evaluation, scan = step.evaluation.seconds, step.scan.seconds
+        steady = step.steady_state.seconds
         rows.append(
             (
                 step.backend,
@@ -329,6 +362,8 @@ def summary_rows(steps: Sequence[Step]) -> list[tuple[object, ...]]:
                 round(evaluation, 2),
                 round(scan, 2),
                 ratio(evaluation, scan),
+                round(steady, 2),
+                ratio(steady, scan),
                 ratio(evaluation, first.evaluation.seconds),
                 ratio(scan, first.scan.seconds),
                 ratio(step.activities, first.activities),
@@ -341,7 +376,7 @@ def print_summary(steps_by_backend: Sequence[list[Step]]) -> None:
     rows = [row for steps in steps_by_backend if steps for row in summary_rows(steps)]
     header = (
         "backend", "activities", "evaluation s", "raw scan s", "ratio",
-        "eval growth", "scan growth", "activity growth",
+        "steady s", "steady ratio", "eval growth", "scan growth", "activity growth",
     )  # fmt: skip
     print("\n=== summary (evaluation / raw scan; growth = time / time at the first step)")
     print(text_table(rows, header), flush=True)

@@ -30,6 +30,14 @@ def test_the_benchmark_prints_a_summary_of_every_step_on_a_tiny_org(
     assert len(opened) == 2
     assert all(n > 0 for n in opened)  # the generated org drifts: the pack finds something
     assert "raw scan statement" in printed
+    kept = [
+        int(n.replace(",", ""))
+        for n in re.findall(
+            r"findings already open, kept\): best [\d.]+s of \[[^]]*\]; would open ([\d,]+)",
+            printed,
+        )
+    ]
+    assert kept == [0, 0]  # the steady state opens nothing: its findings are already open
     assert "rules core, evidence, ORM (the rest)" in printed
 
 
