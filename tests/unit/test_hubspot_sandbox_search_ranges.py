@@ -98,3 +98,68 @@ def test_searches_on_other_properties_or_sorts_take_the_general_path():
     ]}  # fmt: skip
     for body in (by_title, by_date, two_groups):
         assert parse_request(body, routes.kind, routes._accessors).system_range is None
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    rows=objects,
+    edits=st.lists(
+        st.none() | st.tuples(st.integers(0, 39), st.integers(0, 50), st.booleans()), max_size=4
+    ),
+    later=st.sampled_from([0, 1, 2]),
+)
+def test_the_fast_path_follows_changes_and_the_index_catching_up(
+    rows: list[tuple[int, bool, str]], edits: list[tuple[int, int, bool] | None], later: int
+):
+    """Page after page of one window (as a sync reads it), with objects changed and the
+    clock moved between pages: every page is what a scan would answer at that moment."""
+    state, ids = _portal(rows)
+    routes = ObjectRoutes(state, OBJECT_TYPES["calls"])
+    upper = str(int((T0 + timedelta(minutes=40)).timestamp() * 1000))
+    now, last = NOW_MS, ids[0] - 1
+    for step in range(len(edits) + 1):
+        body = {
+            "filterGroups": [{"filters": [
+                {"propertyName": "hs_lastmodifieddate", "operator": "LTE", "value": upper},
+                {"propertyName": "hs_object_id", "operator": "GT", "value": str(last)},
+            ]}],
+            "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+            "limit": 2,
+        }  # fmt: skip
+        query = parse_request(body, routes.kind, routes._accessors)
+        assert query.system_range is not None
+        fast = routes._range_page(query, query.system_range, now)
+        assert fast == run(query, routes._rows(now), ids_are_objects=False)
+        last = fast[1][-1] if fast[1] else last
+        if step == len(edits):
+            break
+        now += later
+        edit = edits[step]
+        if edit is not None:  # else only the clock moves
+            position, minute, archive = edit
+            obj = state.objects["calls"][ids[-1 - position % len(ids)]]  # not read yet, likely
+            obj.updated_ms = int((T0 + timedelta(minutes=minute)).timestamp() * 1000)
+            if archive:
+                obj.archived_ms = obj.updated_ms
+
+
+def test_an_object_changed_between_two_pages_drops_out_of_the_next_page():
+    state, ids = _portal([(0, False, "fresh")] * 4)
+    routes = ObjectRoutes(state, OBJECT_TYPES["calls"])
+    upper = str(int((T0 + timedelta(minutes=40)).timestamp() * 1000))
+
+    def page(last: int) -> tuple[int, list[int]]:
+        body = {
+            "filterGroups": [{"filters": [
+                {"propertyName": "hs_lastmodifieddate", "operator": "LTE", "value": upper},
+                {"propertyName": "hs_object_id", "operator": "GT", "value": str(last)},
+            ]}],
+            "limit": 2,
+        }  # fmt: skip
+        query = parse_request(body, routes.kind, routes._accessors)
+        assert query.system_range is not None
+        return routes._range_page(query, query.system_range, NOW_MS)
+
+    assert page(0) == (4, ids[:2])
+    state.objects["calls"][ids[3]].updated_ms += 3_600_000  # past the window's end
+    assert page(ids[1]) == (1, [ids[2]])

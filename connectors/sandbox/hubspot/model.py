@@ -9,11 +9,25 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from connectors.sandbox.hubspot.values import iso
 
 # One history entry: (value, epoch millis, sourceType, sourceId or None).
 HistoryEntry = tuple[str | None, int, str, str | None]
+
+#: Moves on every attribute written to any CrmObject (and every object added): what the
+#: search memo checks (see :mod:`search_memo`), however the object was changed.
+_revision = [0]
+
+
+def revision() -> int:
+    return _revision[0]
+
+
+def changed() -> None:
+    """Something a search could see changed (an object was written or added)."""
+    _revision[0] += 1
 
 
 class CrmObject:
@@ -47,6 +61,10 @@ class CrmObject:
         self.assoc: dict[str, dict[int, None]] | None = None
         # What the (lagging) search index still shows: see SearchView.
         self.indexed: SearchView | None = None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        _revision[0] += 1
 
     def copy(self) -> CrmObject:
         twin = CrmObject(self.id, self.type, dict(self.props), self.created_ms)
@@ -142,6 +160,21 @@ def read_value(
     if computed is not None:
         return computed(obj, props, stages)
     return props.get(name)
+
+
+def read_values(
+    obj: CrmObject,
+    names: Sequence[str],
+    props: Mapping[str, str | None],
+    stages: Mapping[tuple[str, str], PipelineStage],
+) -> dict[str, str | None]:
+    """:func:`read_value` of each name (one call per object: rendering a page calls this
+    for every object on it)."""
+    values: dict[str, str | None] = {}
+    for name in names:
+        computed = _COMPUTED.get(name)
+        values[name] = props.get(name) if computed is None else computed(obj, props, stages)
+    return values
 
 
 def _created(obj: CrmObject, props: Mapping[str, str | None], _: object) -> str | None:

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -58,9 +59,10 @@ def _pair(request: Request) -> tuple[ObjectType, ObjectType]:
     return from_kind, to_kind
 
 
-def _associated(type_id: int, to_id: int) -> dict[str, Any]:
-    spec = {"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": None}
-    return {"toObjectId": to_id, "associationTypes": [spec]}
+@functools.cache
+def _association_types(type_id: int) -> list[dict[str, Any]]:
+    """One HUBSPOT_DEFINED type, shared by every result that has it (never mutated)."""
+    return [{"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": None}]
 
 
 class AssociationRoutes:
@@ -70,9 +72,11 @@ class AssociationRoutes:
     def _page(
         self, obj: CrmObject | None, to_kind: ObjectType, after: int, limit: int
     ) -> tuple[list[dict[str, Any]], int | None]:
-        ids = live_associations(self.state, obj, to_kind.name) if obj else []
-        type_id = ASSOCIATION_TYPES[(obj.type, to_kind.name)] if obj else 0
-        page = [_associated(type_id, i) for i in ids[after : after + limit]]
+        if obj is None:
+            return [], None
+        ids = live_associations(self.state, obj, to_kind.name)
+        kinds = _association_types(ASSOCIATION_TYPES[(obj.type, to_kind.name)])
+        page = [{"toObjectId": i, "associationTypes": kinds} for i in ids[after : after + limit]]
         return page, (after + limit if after + limit < len(ids) else None)
 
     def list_page(self, request: Request, _: AccessToken) -> Response:

@@ -35,6 +35,7 @@ from connectors.sandbox.hubspot.search import (
     parse_request,
     run,
 )
+from connectors.sandbox.hubspot.search_memo import RangeMemo
 from connectors.sandbox.hubspot.state import HubSpotState
 from connectors.sandbox.hubspot.views import property_names, render_object
 
@@ -87,6 +88,7 @@ class ObjectRoutes:
     def __init__(self, state: HubSpotState, kind: ObjectType) -> None:
         self.state, self.kind = state, kind
         self._accessors = row_accessors(state, kind)
+        self._memo = RangeMemo()
 
     def list_page(self, request: Request, _: AccessToken) -> Response:
         history = request.args("propertiesWithHistory")
@@ -213,29 +215,16 @@ class ObjectRoutes:
         self, query: SearchRequest, bounds: SystemRange, now: int
     ) -> tuple[int, list[int]]:
         """``run`` for a search that only bounds the id and the system timestamps, sorted
-        by id: the same answer from one tight loop (a sync's windows are all this shape)."""
-        ids, objects = self.state.ids[self.kind.name], self.state.objects[self.kind.name]
-        id_low, id_high = bounds.id
-        (updated_low, updated_high), (created_low, created_high) = bounds.updated, bounds.created
-        matches: list[int] = []
-        for position in range(bisect.bisect_left(ids, id_low), len(ids)):
-            obj = objects[ids[position]]
-            if obj.id > id_high:
-                break
-            view = obj.indexed
-            if view is not None and now < view.fresh_from_ms:
-                if view.archived or view.props is None:
-                    continue
-                updated = view.updated_ms
-            elif obj.archived_ms is not None:
-                continue
-            else:
-                updated = obj.updated_ms
-            if updated_low <= updated <= updated_high and created_low <= obj.created_ms <= (
-                created_high
-            ):
-                matches.append(obj.id)
-        return len(matches), matches[query.after : query.after + query.limit]
+        by id: the same answer from the window's memo (a sync's windows are all this shape)."""
+        name = self.kind.name
+        return self._memo.page(
+            self.state.ids[name],
+            self.state.objects[name],
+            bounds,
+            now,
+            after=query.after,
+            limit=query.limit,
+        )
 
 
 # An object, its indexed values and its indexed modification time (epoch millis).

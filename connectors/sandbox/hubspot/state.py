@@ -23,6 +23,7 @@ from connectors.sandbox.hubspot.model import (
     Pipeline,
     PipelineStage,
     Team,
+    changed,
     default_pipelines,
 )
 from connectors.sandbox.hubspot.properties import (
@@ -162,6 +163,7 @@ class HubSpotState:
         self.objects[obj.type][obj.id] = obj
         self.ids[obj.type].append(obj.id)
         self._next_object = obj.id + 1
+        changed()
 
     def new_id(self) -> int:
         return self._next_object
@@ -240,6 +242,7 @@ class HubSpotState:
         with self.lock:
             self.objects = {t: {i: o.copy() for i, o in objs.items()} for t, objs in copy.items()}
             self.ids = {t: list(objs) for t, objs in self.objects.items()}
+            changed()
             self.owners = {k: replace(v) for k, v in snapshot.owners.items()}
             self.teams = dict(snapshot.teams)
             self.set_pipelines(snapshot.pipelines)

@@ -7,6 +7,7 @@ ISO-8601; the v3 API answers with ISO-8601 (millis, ``Z``) for datetime properti
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable
@@ -25,13 +26,25 @@ def to_ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
+@functools.lru_cache(maxsize=8192)
 def iso(ms: int) -> str:
-    """ISO-8601 with milliseconds and ``Z``, the way HubSpot writes timestamps."""
-    t = time.gmtime(ms // 1000)
-    return (
-        f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T"
-        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}.{ms % 1000:03d}Z"
-    )
+    """ISO-8601 with milliseconds and ``Z``, the way HubSpot writes timestamps.
+
+    Memoised: a rendered object shows its two system timestamps up to three times each
+    (``createdAt``/``hs_createdate``, ``updatedAt``/``hs_lastmodifieddate``).
+    """
+    day, rest = divmod(ms, _DAY_MS)
+    seconds, millis = divmod(rest, 1000)
+    minutes, second = divmod(seconds, 60)
+    hour, minute = divmod(minutes, 60)
+    return f"{_day(day)}T{hour:02d}:{minute:02d}:{second:02d}.{millis:03d}Z"
+
+
+@functools.lru_cache(maxsize=4096)
+def _day(day: int) -> str:
+    """``YYYY-MM-DD`` of a day counted from the epoch."""
+    t = time.gmtime(day * 86_400)
+    return f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}"
 
 
 def parse_instant(raw: str) -> int | None:

@@ -11,7 +11,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from connectors.sandbox.hubspot.imports import IMPORT_SOURCE
-from connectors.sandbox.hubspot.model import CrmObject, Owner, Pipeline, PipelineStage, read_value
+from connectors.sandbox.hubspot.model import (
+    CrmObject,
+    Owner,
+    Pipeline,
+    PipelineStage,
+    read_value,
+    read_values,
+)
 from connectors.sandbox.hubspot.properties import (
     ASSOCIATION_TYPES,
     ObjectType,
@@ -45,7 +52,7 @@ def render_object(
     """One object; ``props`` and ``updated_ms`` override the live values and modification
     time (what a lagging index shows: the old values with their old hs_lastmodifieddate)."""
     values = obj.props if props is None else props
-    properties = {name: read_value(obj, name, values, state.stages) for name in names}
+    properties = read_values(obj, names, values, state.stages)
     if updated_ms is not None and "hs_lastmodifieddate" in properties:
         properties["hs_lastmodifieddate"] = iso(updated_ms)
     body: dict[str, Any] = {
