@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import random
-import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -76,7 +75,6 @@ class HubSpotClient:
         self._tokens = TokenSource(config.auth)
         self._apis: Apis | None = None
         self._token_apis: Apis | None = None
-        self._token_lock = threading.Lock()
 
     def call(
         self,
@@ -202,16 +200,13 @@ class HubSpotClient:
     # ---------------------------------------------------------------- tokens
 
     def _live_apis(self) -> Apis:
-        """The API objects for a live token; one renewal at a time (the connector calls
-        from two threads while it reads ahead)."""
-        with self._token_lock:
-            token = self._tokens.current(self._clock())
-            if token is None:
-                token = self._fetch_token()
-                self._apis = None
-            if self._apis is None:
-                self._apis = Apis(self.config, token.get_secret_value())
-            return self._apis
+        token = self._tokens.current(self._clock())
+        if token is None:
+            token = self._fetch_token()
+            self._apis = None
+        if self._apis is None:
+            self._apis = Apis(self.config, token.get_secret_value())
+        return self._apis
 
     def _fetch_token(self) -> Any:
         """The refresh-token grant, retried like any read (it changes nothing)."""

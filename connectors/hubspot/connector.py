@@ -27,7 +27,6 @@ import logging
 import random
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -163,14 +162,7 @@ class HubSpotConnector:
                 unsaved = 0
 
     def _window(self, spec: StreamSpec, state: StreamCursor, now: datetime) -> Iterator[Output]:
-        """Search the open window (or a new one) to its end, page by page.
-
-        Found objects become records (association or history reads, then mapping) on a
-        helper thread, one batch behind the search, so those reads overlap the next
-        search pages: searches and the helper's reads count against different limits
-        (the search lane and the ten-second window), so the overlap never crowds either.
-        A batch's records, then its checkpoint, are yielded in order once it lands.
-        """
+        """Search the open window (or a new one) to its end, page by page."""
         config = self.config
         if state.window_until is None:
             upper = now - timedelta(seconds=config.index_lag_seconds)
@@ -180,28 +172,26 @@ class HubSpotConnector:
             state = state.open_window(upper)
         lower = self._lower_bound(spec, state, now)
         assert state.window_until is not None  # noqa: S101 - opened just above
-        if spec.kind is None:
-            self._stage_map()  # read once here, not from the helper thread
         pending: Objects = []
-        landing = _Landing()
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hubspot-read") as helper:
-            while True:
-                body = search_body(
-                    lower, state.window_until, state.after_id or 0, self._fields(spec)
-                )
-                answer = api.search(self.client, spec.object_type, body)
-                results: Objects = answer.get("results") or []
-                more = int(answer.get("total") or 0) > len(results) or "paging" in answer
-                pending.extend(results)
-                if results:
-                    state = state.read_to(int(results[-1]["id"]))
-                if not more or not results:
-                    break
-                if self._flush_due(spec, pending):
-                    yield from landing.land()
-                    landing.expect(helper.submit(self._records, spec, pending), state)
-                    pending = []
-            yield from landing.land(final=True)
+        unsaved = 0  # records yielded since the last checkpoint
+        while True:
+            body = search_body(lower, state.window_until, state.after_id or 0, self._fields(spec))
+            answer = api.search(self.client, spec.object_type, body)
+            results: Objects = answer.get("results") or []
+            more = int(answer.get("total") or 0) > len(results) or "paging" in answer
+            pending.extend(results)
+            if results:
+                state = state.read_to(int(results[-1]["id"]))
+            if not more or not results:
+                break
+            if self._flush_due(spec, pending):
+                for record in self._page(spec, pending):
+                    unsaved += 1
+                    yield record
+                pending = []
+                if unsaved >= CHECKPOINT_RECORDS:
+                    yield Checkpoint(state.dump())
+                    unsaved = 0
         yield from self._page(spec, pending)
         state = state.close_window()
         yield Checkpoint(state.dump())
@@ -222,9 +212,6 @@ class HubSpotConnector:
         if spec.kind is None:
             return ()  # deals are read again with their history; the search only finds them
         return (*engagements.ENGAGEMENT_COMMON, *engagements.ENGAGEMENT_PROPERTIES[spec.kind])
-
-    def _records(self, spec: StreamSpec, found: Objects) -> list[Record]:
-        return list(self._page(spec, found))
 
     def _page(self, spec: StreamSpec, found: Objects) -> Iterator[Record]:
         if not found:
@@ -296,31 +283,6 @@ class HubSpotConnector:
                 pipelines = []
             self._stages = mapping.stage_map(pipelines)
         return self._stages
-
-
-class _Landing:
-    """The batch of records in flight on the helper thread, and the cursor after it."""
-
-    def __init__(self) -> None:
-        self._batch: tuple[Future[list[Record]], StreamCursor] | None = None
-        self._unsaved = 0  # records yielded since the last checkpoint
-
-    def expect(self, batch: Future[list[Record]], state: StreamCursor) -> None:
-        self._batch = (batch, state)
-
-    def land(self, *, final: bool = False) -> Iterator[Output]:
-        """The batch's records (its exception, if it failed), then a checkpoint when
-        enough records went out since the last (never on the ``final`` landing: the window's
-        own closing checkpoint follows)."""
-        if self._batch is None:
-            return
-        (batch, state), self._batch = self._batch, None
-        records = batch.result()
-        yield from records
-        self._unsaved += len(records)
-        if self._unsaved >= CHECKPOINT_RECORDS and not final:
-            yield Checkpoint(state.dump())
-            self._unsaved = 0
 
 
 def _next_after(page: Mapping[str, Any]) -> str | None:
