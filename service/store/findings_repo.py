@@ -187,7 +187,8 @@ class PlanWriter:
             "standard": standard_document(intent.standard),
             "evidence": _json(intent.evidence),
         }
-        changed = {k: v for k, v in changes.items() if _json(getattr(finding, k)) != _json(v)}
+        # The stored side came back from JSON already: only the new side needs the trip.
+        changed = {k: v for k, v in changes.items() if getattr(finding, k) != _json(v)}
         if isinstance(intent, EscalateFinding):
             self.applied.escalated.append(finding.id)
         elif not changed:
