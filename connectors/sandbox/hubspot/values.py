@@ -19,11 +19,19 @@ from connectors.sandbox.hubspot.properties import Kind, PropertyDef
 _DAY_MS = 86_400_000
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def to_ms(moment: datetime) -> int:
     """Epoch milliseconds of an aware datetime."""
     if moment.tzinfo is None:
         raise ValueError("the HubSpot sandbox needs aware datetimes")
-    return int(moment.timestamp() * 1000)
+    # Exact integer arithmetic: ``int(timestamp() * 1000)`` floors a float, so
+    # 18:24:10.889 came back as ...888.
+    since_epoch = moment - _EPOCH
+    return (
+        since_epoch.days * 86_400 + since_epoch.seconds
+    ) * 1000 + since_epoch.microseconds // 1000
 
 
 @functools.lru_cache(maxsize=8192)
