@@ -83,6 +83,16 @@ class Settings(BaseSettings):
         description="How long a SQLite writer waits for the lock before failing.",
     )
     db_pool_size: int = Field(default=5, ge=1, description="PostgreSQL connection pool size.")
+    sync_min_commit: int = Field(
+        default=1000,
+        ge=1,
+        description="A sync commits a checkpoint once this many records wait (1: every page).",
+    )
+    sync_max_commit_delay_s: float = Field(
+        default=2.0,
+        ge=0,
+        description="...or once this many seconds passed since the sync's last commit.",
+    )
     db_echo: bool = False
     log_level: str = "INFO"
     salesforce: SalesforceSettings = Field(default_factory=SalesforceSettings)

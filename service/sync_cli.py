@@ -199,7 +199,13 @@ def sync_command(
                 raise fail(f"{target.name}: {exc}") from None
             try:
                 report = sync_connection(
-                    store, target.id, connector, full=full, progress=_Progress(target.name)
+                    store,
+                    target.id,
+                    connector,
+                    full=full,
+                    min_commit=settings.sync_min_commit,
+                    max_commit_delay=settings.sync_max_commit_delay_s,
+                    progress=_Progress(target.name),
                 )
             finally:
                 connector.close()

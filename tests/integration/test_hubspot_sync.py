@@ -177,8 +177,12 @@ def test_a_sync_killed_mid_run_resumes_and_ends_equal_without_duplicates(
         "DRIFTCOACH_DATABASE_URL": settings.database_url,
         "DRIFTCOACH_HUBSPOT__ACCESS_TOKEN": portal.token,
         "DRIFTCOACH_LOG_LEVEL": "WARNING",
+        # Commit every page, so the kill lands mid-run whatever the machine's speed.
+        "DRIFTCOACH_SYNC_MIN_COMMIT": "1",
     }
-    portal.faults.configure(FaultConfig(latency_ms=30))  # slow enough to kill
+    portal.faults.configure(
+        FaultConfig(latency_ms=80)
+    )  # slow enough to kill, even on a busy machine
     first = subprocess.Popen([str(DRIFTCOACH), "sync"], env=env, cwd=tmp_path)
     _wait_for_committed_activities(store, connection_id)
     first.send_signal(signal.SIGKILL)

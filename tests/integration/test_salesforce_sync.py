@@ -237,6 +237,8 @@ def test_a_sync_killed_mid_run_resumes_and_ends_equal_without_duplicates(
         "DRIFTCOACH_DATABASE_URL": settings.database_url,
         "DRIFTCOACH_SALESFORCE__CLIENT_SECRET": info.salesforce.client_secret,
         "DRIFTCOACH_LOG_LEVEL": "WARNING",
+        # Commit every page, so the kill lands mid-run whatever the machine's speed.
+        "DRIFTCOACH_SYNC_MIN_COMMIT": "1",
     }
     sandbox.salesforce_faults.configure(FaultConfig(latency_ms=30))  # slow enough to kill
     first = subprocess.Popen([str(DRIFTCOACH), "sync"], env=env, cwd=tmp_path)

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, event, func, select, update
 
 from connectors import records as rec
 from connectors.base import SyncStopped
@@ -137,6 +137,10 @@ def _state(store: Store, stream: str) -> SyncState:
 
 
 def _sync(store: Store, connection_id: int, fake: FakeConnector, **options: Any) -> SyncReport:
+    """A sync committing at every checkpoint unless told otherwise: the fake's pages are
+    ten records, far below the default ``min_commit``, and these tests pin down what each
+    checkpoint guarantees (coalescing has its own tests)."""
+    options.setdefault("min_commit", 1)
     return sync_connection(store, connection_id, fake, **options)
 
 
@@ -316,6 +320,68 @@ def test_a_crash_keeps_the_cursor_behind_the_committed_rows_and_a_rerun_complete
     )  # resumed from the cursor
     assert report.status is StreamStatus.SUCCEEDED
     assert_store_equals_fake(store, fake, connection_id)
+
+
+def _commits(store: Store) -> list[int]:
+    """Counts the store's commits while a test runs (a list, so the hook can add)."""
+    seen: list[int] = []
+    event.listen(store.engine, "commit", lambda _conn: seen.append(1))
+    return seen
+
+
+def test_small_pages_are_committed_together(store: Store, connection_id: int):
+    """Pages of 10: a full sync committing once 25 records wait takes fewer transactions
+    than the same sync committing at every checkpoint, and ends in the same store."""
+    fake, _ = _fake(n=60)
+    commits = _commits(store)
+    _sync(store, connection_id, fake, full=True, min_commit=1)
+    per_checkpoint = len(commits)
+    commits.clear()
+    report = _sync(store, connection_id, fake, full=True, min_commit=25)
+    assert report.status is StreamStatus.SUCCEEDED
+    assert len(commits) < per_checkpoint
+    assert_store_equals_fake(store, fake, connection_id)
+
+
+@pytest.mark.parametrize("min_commit", [15, 25])
+def test_a_crash_with_coalesced_commits_resumes_from_the_last_committed_cursor(
+    store: Store, connection_id: int, min_commit: int
+):
+    fake, _ = _fake()
+    fake.fail_after(28, SimulatedCrash(), stream="opportunities")
+    with pytest.raises(SimulatedCrash):
+        _sync(store, connection_id, fake, min_commit=min_commit)
+    state = _state(store, "opportunities")
+    # 15: the checkpoint at 10 waits, the one at 20 commits; 25: both wait, none commits.
+    assert state.cursor == ({"seq": _seq_of("opportunities", 19)} if min_commit == 15 else None)
+    stored = set(_rows(store, TABLES[Entity.OPPORTUNITY]))
+    assert _covered_ids(fake, "opportunities", state.cursor) <= stored
+    assert len(stored) == (20 if min_commit == 15 else 0)
+
+    assert _sync(store, connection_id, fake, min_commit=min_commit).status is (
+        StreamStatus.SUCCEEDED
+    )
+    assert_store_equals_fake(store, fake, connection_id)
+
+
+def test_a_clean_stop_commits_the_waiting_checkpoint(store: Store, connection_id: int):
+    fake, _ = _fake()
+    fake.fail_after(15, SyncStopped("API budget share reached"), stream="opportunities")
+    report = _sync(store, connection_id, fake, min_commit=1000)
+    assert report.status is StreamStatus.STOPPED
+    state = _state(store, "opportunities")
+    assert state.cursor == {"seq": _seq_of("opportunities", 9)}
+    assert _covered_ids(fake, "opportunities", state.cursor) <= set(
+        _rows(store, TABLES[Entity.OPPORTUNITY])
+    )
+
+
+def test_a_slow_crm_still_commits_each_checkpoint_after_the_delay(store: Store, connection_id: int):
+    fake, _ = _fake()
+    fake.fail_after(28, SimulatedCrash(), stream="opportunities")
+    with pytest.raises(SimulatedCrash):
+        _sync(store, connection_id, fake, min_commit=1000, max_commit_delay=0.0)
+    assert _state(store, "opportunities").cursor == {"seq": _seq_of("opportunities", 19)}
 
 
 def test_sync_stopped_keeps_the_cursor_and_skips_the_remaining_streams(
