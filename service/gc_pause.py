@@ -1,4 +1,4 @@
-"""Pausing Python's cyclic garbage collector around a bulk computation.
+"""Keeping Python's cyclic garbage collector out of the way of bulk work.
 
 An evaluation builds a hundred thousand small objects (observations, period points,
 standards) that all live until it ends. Each of the collector's full passes walks every
@@ -44,3 +44,20 @@ def cyclic_gc_paused() -> Iterator[None]:
             _pauses.holders -= 1
             if _pauses.holders == 0 and _pauses.was_enabled:
                 gc.enable()
+
+
+@contextmanager
+def heap_frozen() -> Iterator[None]:
+    """Inside, the objects that existed before it are left out of collections.
+
+    For a long bulk stream of short-lived objects (a sync's records): the collector still
+    frees their cycles, but its full passes no longer walk the whole process (modules,
+    engine, client libraries) again and again. Measured on the HubSpot sync: store
+    throughput up by a tenth. Afterwards they are collectable again.
+    """
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()

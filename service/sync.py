@@ -45,6 +45,7 @@ from sqlalchemy.exc import StatementError
 
 from connectors.base import ApiUsage, Connector, Stream, SyncStopped
 from connectors.records import Checkpoint
+from service.gc_pause import heap_frozen
 from service.prefetch import Prefetched
 from service.store import sync_state
 from service.store.engine import Store
@@ -134,13 +135,14 @@ def sync_connection(
         max_commit_delay,
     )
     stopped = False
-    for stream in connector.streams():
-        if stopped:
-            result = StreamReport(stream.name, StreamStatus.SKIPPED)
-        else:
-            result = _StreamSync(options, stream).run()
-        stopped = stopped or result.status is StreamStatus.STOPPED
-        report.streams.append(result)
+    with heap_frozen():
+        for stream in connector.streams():
+            if stopped:
+                result = StreamReport(stream.name, StreamStatus.SKIPPED)
+            else:
+                result = _StreamSync(options, stream).run()
+            stopped = stopped or result.status is StreamStatus.STOPPED
+            report.streams.append(result)
     report.finished_at = utcnow()
     report.usage = connector.usage()
     return report

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from service.gc_pause import cyclic_gc_paused
+from service.gc_pause import cyclic_gc_paused, heap_frozen
 
 
 @pytest.fixture(autouse=True)
@@ -62,3 +62,11 @@ def test_overlapping_pauses_in_threads_resume_after_the_last():
     release.set()
     worker.join(5)
     assert gc.isenabled()
+
+
+def test_a_frozen_heap_keeps_what_existed_out_of_collections_until_it_ends():
+    before = gc.get_freeze_count()
+    with heap_frozen():
+        assert gc.get_freeze_count() > before
+        assert gc.isenabled()  # new objects are still collected
+    assert gc.get_freeze_count() == 0
