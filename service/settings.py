@@ -84,7 +84,7 @@ class Settings(BaseSettings):
     )
     db_pool_size: int = Field(default=5, ge=1, description="PostgreSQL connection pool size.")
     sync_min_commit: int = Field(
-        default=1000,
+        default=5000,
         ge=1,
         description="A sync commits a checkpoint once this many records wait (1: every page).",
     )

@@ -11,9 +11,9 @@ Guarantees, and how they are kept:
 * **Small pages are committed together.** A checkpoint is committed once at least
   ``min_commit`` records wait (or ``max_commit_delay`` seconds passed since the last
   commit); until then its cursor waits with them and goes into the next transaction,
-  together with every record read before it. Salesforce pages (2,000 records) commit at
-  each checkpoint; HubSpot's (100-200) would otherwise cost a transaction, a cursor
-  update and a statement setup per page. A crash loses only uncommitted progress, which
+  together with every record read before it. A commit per page would cost a
+  transaction, a cursor update and a statement setup per 2,000 Salesforce records or
+  100-200 HubSpot ones. A crash loses only uncommitted progress, which
   the next run reads again; a clean stop commits what waits.
 * **Failures keep the committed progress.** Each write is its own unit of work; a failure
   rolls back only the write in flight and drops records read since the last write (the
@@ -110,7 +110,7 @@ def sync_connection(
     *,
     full: bool = False,
     batch_size: int = 5000,
-    min_commit: int = 1000,
+    min_commit: int = 5000,
     max_commit_delay: float = 2.0,
     progress: Progress | None = None,
 ) -> SyncReport:

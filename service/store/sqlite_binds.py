@@ -33,6 +33,8 @@ def sqlite_timestamp(value: datetime | None) -> str | None:
     """An aware time as SQLAlchemy stores it on SQLite; naive times are refused."""
     if value is None:
         return None
+    if value.tzinfo is UTC:  # nearly every value: the text without its "+00:00"
+        return value.isoformat(" ", "microseconds")[:26]
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"naive datetime {value!r}: driftcoach stores aware UTC times only")
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
