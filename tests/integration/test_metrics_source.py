@@ -4,6 +4,7 @@ and the edge cases of stage history (medians, stages the CRM no longer knows).""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -67,23 +68,30 @@ def seeded(store: Store) -> int:
         return load(session, default_org())
 
 
-@pytest.mark.parametrize("metric", EVERY_METRIC, ids=lambda metric: metric.metric)
-def test_every_metric_is_one_statement_whatever_the_number_of_periods(
-    store: Store, seeded: int, metric: MetricSpec
-):
+@contextmanager
+def statements_run(store: Store) -> Iterator[list[str]]:
+    """The SQL statements the store's engine runs inside the block."""
     statements: list[str] = []
 
     def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         statements.append(statement)
 
+    event.listen(store.engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(store.engine, "before_cursor_execute", count)
+
+
+@pytest.mark.parametrize("metric", EVERY_METRIC, ids=lambda metric: metric.metric)
+def test_every_metric_is_one_statement_whatever_the_number_of_periods(
+    store: Store, seeded: int, metric: MetricSpec
+):
     periods = PERIOD_SETS["months"] + PERIOD_SETS["weeks to date"]
     with store.unit_of_work() as session:
         session.execute(select(1))  # the transaction's BEGIN is not the metric's
-        event.listen(store.engine, "before_cursor_execute", count)
-        try:
+        with statements_run(store) as statements:
             series = SqlMetricSource(session, seeded).measure(metric, periods)
-        finally:
-            event.remove(store.engine, "before_cursor_execute", count)
     assert len(statements) == 1
     assert series
     assert all(len(observations) == len(periods) for observations in series.values())
@@ -92,22 +100,14 @@ def test_every_metric_is_one_statement_whatever_the_number_of_periods(
 def test_pace_and_coverage_of_one_source_share_their_statement(store: Store, seeded: int):
     """Both read the same per-quota totals: the second asks nothing of the database, and
     a new source (a new evaluation) reads afresh."""
-    statements: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
     periods = PERIOD_SETS["weeks to date"]
     with store.unit_of_work() as session:
         session.execute(select(1))
         source = SqlMetricSource(session, seeded)
-        event.listen(store.engine, "before_cursor_execute", count)
-        try:
+        with statements_run(store) as statements:
             coverage = source.measure(PipelineCoverage(), periods)
             pace = source.measure(QuotaPace(), periods)
             again = SqlMetricSource(session, seeded).measure(QuotaPace(), periods)
-        finally:
-            event.remove(store.engine, "before_cursor_execute", count)
     assert len(statements) == 2
     assert coverage
     assert pace == again
@@ -117,22 +117,14 @@ def test_pace_and_coverage_of_one_source_share_their_statement(store: Store, see
 def test_win_rates_differing_only_in_minimum_sample_share_their_statement(
     store: Store, seeded: int
 ):
-    statements: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
     periods = PERIOD_SETS["weeks to date"]
     with store.unit_of_work() as session:
         session.execute(select(1))
         source = SqlMetricSource(session, seeded)
-        event.listen(store.engine, "before_cursor_execute", count)
-        try:
+        with statements_run(store) as statements:
             lenient = source.measure(WinRate(min_sample=1), periods)
             strict = source.measure(WinRate(min_sample=1000), periods)
             by_amount = source.measure(WinRate(min_sample=1, measure="amount"), periods)
-        finally:
-            event.remove(store.engine, "before_cursor_execute", count)
     assert len(statements) == 2
     measured = [o for series in lenient.values() for o in series if o and o.value is not None]
     assert measured
