@@ -41,7 +41,11 @@ def sqlite_timestamp(value: datetime | None) -> str | None:
 
 
 class SqliteStatement:
-    """``statement`` compiled for SQLite with converters for the columns ``names``."""
+    """``statement`` compiled for SQLite, with the converter each of its columns needs.
+
+    Its rows are tuples in :attr:`order`, each value already passed through the
+    column's entry in :attr:`converters` (columns without one go as they are).
+    """
 
     def __init__(self, statement: Insert, table: Table, names: Sequence[str]) -> None:
         dialect = sqlite.dialect()
@@ -52,15 +56,14 @@ class SqliteStatement:
             raise ValueError(f"statement binds more than its columns: {sorted(unknown)}")
         self.sql = str(compiled)
         self.order = tuple(order)
-        self.converters = tuple(_converter(table, name, dialect) for name in order)
+        self.converters: dict[str, Converter] = {}
+        for name in order:
+            convert = _converter(table, name, dialect)
+            if convert is not None:
+                self.converters[name] = convert
 
-    def execute_many(self, session: Session, rows: Sequence[dict[str, Any]]) -> int:
+    def execute_many(self, session: Session, parameters: Sequence[tuple[Any, ...]]) -> int:
         """Run once per row in one ``executemany``; returns the rows SQLite changed."""
-        pairs = tuple(zip(self.order, self.converters, strict=True))
-        parameters = [
-            tuple(row[name] if convert is None else convert(row[name]) for name, convert in pairs)
-            for row in rows
-        ]
         result = session.connection().exec_driver_sql(self.sql, parameters)
         return int(result.rowcount)
 

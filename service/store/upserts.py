@@ -16,14 +16,11 @@ to what SQLAlchemy would store (see :mod:`service.store.sqlite_binds`).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import (
-    JSON,
     Select,
     Table,
     and_,
@@ -41,15 +38,21 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from connectors import records
 from connectors.records import Deletion, Entity, Record
 from service.store import models
+from service.store.row_encoding import (
+    CanonicalRecord,
+    Encode,
+    Layout,
+    layout_of,
+    make_encoder,
+    stamp_column,
+)
+from service.store.row_encoding import to_row as _to_row
 from service.store.sqlite_binds import SqliteStatement
 from service.store.types import UtcDateTime
 
-CanonicalRecord = (
-    records.Rep | records.Opportunity | records.OpportunityChange | records.Activity | records.Quota
-)
+__all__ = ["TABLES", "CanonicalRecord", "RecordBatch", "mark_deleted", "stamp_column", "to_row"]
 
 TABLES: Mapping[Entity, Table] = {
     Entity.REP: models.Rep.__table__,  # type: ignore[dict-item]
@@ -61,30 +64,14 @@ TABLES: Mapping[Entity, Table] = {
 
 _T = TypeVar("_T")
 
-# Record fields whose column has another name, and fields that are not columns at all.
-_RENAMED = {"modified_at": "crm_modified_at", "created_at": "created_in_crm_at"}
-_NOT_COLUMNS = frozenset({"deleted", "entity"})
 _KEY = ("connection_id", "crm_id")
 # Bind parameters per statement, below SQLite's 32,766 and PostgreSQL's 65,535.
 _MAX_PARAMETERS = 30_000
 
 
-def stamp_column(table: Table) -> str:
-    """The column that says when driftcoach last wrote the row (quotas have no synced_at)."""
-    return "synced_at" if "synced_at" in table.c else "updated_at"
-
-
 def to_row(record: CanonicalRecord, connection_id: int, now: datetime) -> dict[str, Any]:
     """The row a canonical record becomes; a deleted record is deleted as of its own time."""
-    layout = _layout(record)
-    row = {column: getattr(record, field) for field, column in layout.columns}
-    for column in layout.documents:
-        row[column] = dict(row[column])
-    row.update(layout.constants)
-    row["connection_id"] = connection_id
-    row["deleted_at"] = (record.modified_at or now) if record.deleted else None
-    row[layout.stamp] = now
-    return row
+    return _to_row(record, _layout(record), connection_id, now)
 
 
 def upsert(
@@ -107,18 +94,22 @@ def upsert(
         known = newest.get(record.crm_id)
         if known is None or _newer(record, known):
             newest[record.crm_id] = record
-    rows = [to_row(record, connection_id, now) for record in newest.values()]
-    if not rows:
+    if not newest:
         return 0
-    names = list(rows[0])
+    first = next(iter(newest.values()))
+    layout = _layout(first)
     # RETURNING yields exactly the rows inserted or updated (skipped re-reads return none).
     if session.get_bind().dialect.name == "postgresql":
+        names = list(layout.columns)
+        rows = _plain_encoder(first)(list(newest.values()), connection_id, now)
         source = _unnest(table, names, rows)
         statement = _on_conflict(
             postgresql.insert(table).from_select(names, source), table, names, force
         )
         return len(session.execute(statement.returning(table.c.id)).all())
-    return _sqlite_upsert(session, table, names, rows, force)
+    return _sqlite_upsert(
+        session, layout, list(newest.values()), connection_id, now=now, force=force
+    )
 
 
 def mark_deleted(
@@ -218,33 +209,43 @@ def _later_time(incoming: datetime, current: datetime) -> bool:
     return incoming >= current
 
 
-def _unnest(table: Table, names: list[str], rows: list[dict[str, Any]]) -> Select[Any]:
+def _unnest(table: Table, names: list[str], rows: list[tuple[Any, ...]]) -> Select[Any]:
     """PostgreSQL rows as one array parameter per column: short, constant SQL (parsed and
     planned once, unlike a VALUES list of thousands of parameters) and no parameter limit.
     """
     columns = []
-    for name in names:
+    for name, values in zip(names, zip(*rows, strict=True), strict=True):
         array = postgresql.ARRAY(table.c[name].type, dimensions=1)
-        values = bindparam(f"{name}_values", [row[name] for row in rows], type_=array)
-        columns.append(func.unnest(cast(values, array)))
+        parameter = bindparam(f"{name}_values", list(values), type_=array)
+        columns.append(func.unnest(cast(parameter, array)))
     return select(*columns)
 
 
 _Insert = postgresql.Insert | sqlite.Insert
 
-_SQLITE_STATEMENTS: dict[tuple[str, tuple[str, ...], bool], SqliteStatement] = {}
+_SQLITE_STATEMENTS: dict[tuple[str, bool], tuple[SqliteStatement, Encode]] = {}
 
 
 def _sqlite_upsert(
-    session: Session, table: Table, names: list[str], rows: list[dict[str, Any]], force: bool
+    session: Session,
+    layout: Layout,
+    batch: list[CanonicalRecord],
+    connection_id: int,
+    *,
+    now: datetime,
+    force: bool,
 ) -> int:
     """The batch through ``executemany``; SQLite counts a skipped re-read as no change."""
-    key = (table.name, tuple(names), force)
-    statement = _SQLITE_STATEMENTS.get(key)
-    if statement is None:
-        upsert = _on_conflict(sqlite.insert(table), table, names, force)
-        statement = _SQLITE_STATEMENTS[key] = SqliteStatement(upsert, table, names)
-    return statement.execute_many(session, rows)
+    key = (layout.table.name, force)
+    prepared = _SQLITE_STATEMENTS.get(key)
+    if prepared is None:
+        names = list(layout.columns)
+        upsert = _on_conflict(sqlite.insert(layout.table), layout.table, names, force)
+        statement = SqliteStatement(upsert, layout.table, names)
+        encode = make_encoder(layout, statement.order, statement.converters)
+        prepared = _SQLITE_STATEMENTS[key] = (statement, encode)
+    statement, encode = prepared
+    return statement.execute_many(session, encode(batch, connection_id, now))
 
 
 def _on_conflict(statement: _Insert, table: Table, names: list[str], force: bool) -> _Insert:
@@ -280,30 +281,21 @@ def _chunks(items: list[_T], size: int) -> Iterator[list[_T]]:
         yield items[start : start + size]
 
 
-@dataclass(frozen=True)
-class _Layout:
-    """How one record class maps onto its table, worked out once rather than per row."""
-
-    columns: tuple[tuple[str, str], ...]  # (record field, column)
-    documents: tuple[str, ...]  # JSON columns: a read-only Mapping becomes a plain dict
-    constants: Mapping[str, Any]
-    stamp: str
+_LAYOUTS: dict[type, Layout] = {}
+_PLAIN_ENCODERS: dict[type, Encode] = {}
 
 
-_LAYOUTS: dict[type, _Layout] = {}
-
-
-def _layout(record: CanonicalRecord) -> _Layout:
+def _layout(record: CanonicalRecord) -> Layout:
     layout = _LAYOUTS.get(type(record))
     if layout is None:
-        layout = _LAYOUTS[type(record)] = _make_layout(record)
+        layout = _LAYOUTS[type(record)] = layout_of(type(record), TABLES[record.entity])
     return layout
 
 
-def _make_layout(record: CanonicalRecord) -> _Layout:
-    table = TABLES[record.entity]
-    names = [f.name for f in dataclasses.fields(record) if f.name not in _NOT_COLUMNS]
-    columns = tuple((name, _RENAMED.get(name, name)) for name in names)
-    documents = tuple(c for _, c in columns if isinstance(table.c[c].type, JSON))
-    constants = {"source": models.QuotaSource.CRM} if isinstance(record, records.Quota) else {}
-    return _Layout(columns, documents, constants, stamp_column(table))
+def _plain_encoder(record: CanonicalRecord) -> Encode:
+    """Rows in the layout's own column order, values as Python has them (PostgreSQL)."""
+    encode = _PLAIN_ENCODERS.get(type(record))
+    if encode is None:
+        layout = _layout(record)
+        encode = _PLAIN_ENCODERS[type(record)] = make_encoder(layout, layout.columns)
+    return encode
