@@ -22,6 +22,7 @@ from connectors.sandbox.salesforce.soql import (
     execute,
     parse,
 )
+from connectors.sandbox.salesforce.soql import evaluate as soql_evaluate
 
 NOW = datetime(2026, 1, 7, 15, 30, tzinfo=UTC)
 LOS_ANGELES = ZoneInfo("America/Los_Angeles")
@@ -358,6 +359,26 @@ def test_dates_and_datetimes_come_out_in_salesforce_json_form(org: FakeOrg):
     assert record["ActivityDate"] == "2026-01-05"
     assert record["CompletedDateTime"] == "2026-01-05T09:30:00.250+0000"
     assert record["IsClosed"] is None
+
+
+def test_many_records_sharing_and_not_sharing_instants_each_get_their_own_text(
+    org: FakeOrg, monkeypatch: pytest.MonkeyPatch
+):
+    """The renderer remembers wire forms; a memo that fills and clears must not mix them."""
+    monkeypatch.setattr(soql_evaluate, "_MEMO_SIZE", 5)
+    start = datetime(2026, 1, 5, 9, tzinfo=LOS_ANGELES)
+    for minute in range(40):
+        at = start + timedelta(minutes=minute % 13, milliseconds=minute)
+        org.add("Task", Subject=str(minute), CompletedDateTime=at, ActivityDate=at.date(),
+                CreatedDate=at, SystemModstamp=start)  # fmt: skip
+    query = "SELECT Subject, CompletedDateTime, CreatedDate, SystemModstamp, ActivityDate FROM Task"
+    for record in run(org, query).records:
+        minute = int(record["Subject"])
+        at = (start + timedelta(minutes=minute % 13, milliseconds=minute)).astimezone(UTC)
+        text = at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}+0000"
+        assert record["CompletedDateTime"] == record["CreatedDate"] == text
+        assert record["SystemModstamp"] == "2026-01-05T17:00:00.000+0000"
+        assert record["ActivityDate"] == "2026-01-05"
 
 
 def test_relationship_fields_nest_under_the_relationship_name(org: FakeOrg):
