@@ -49,7 +49,7 @@ from service.store.row_encoding import (
     stamp_column,
 )
 from service.store.row_encoding import to_row as _to_row
-from service.store.sqlite_binds import SqliteStatement
+from service.store.sqlite_binds import SqliteStatement, json_rows
 from service.store.types import UtcDateTime
 
 __all__ = ["TABLES", "CanonicalRecord", "RecordBatch", "mark_deleted", "stamp_column", "to_row"]
@@ -240,9 +240,10 @@ def _sqlite_upsert(
     prepared = _SQLITE_STATEMENTS.get(key)
     if prepared is None:
         names = list(layout.columns)
-        upsert = _on_conflict(sqlite.insert(layout.table), layout.table, names, force)
+        rows = sqlite.insert(layout.table).from_select(names, json_rows(len(names)))
+        upsert = _on_conflict(rows, layout.table, names, force)
         statement = SqliteStatement(upsert, layout.table, names)
-        encode = make_encoder(layout, statement.order, statement.converters)
+        encode = make_encoder(layout, names, statement.converters)
         prepared = _SQLITE_STATEMENTS[key] = (statement, encode)
     statement, encode = prepared
     return statement.execute_many(session, encode(batch, connection_id, now))
