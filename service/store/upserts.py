@@ -8,10 +8,11 @@ nothing at all, not even ``synced_at``, and the order in which versions arrive d
 matter. Like every repository, these functions take a session and never commit.
 
 PostgreSQL gets the rows as one array per column (``INSERT ... SELECT unnest(...)``): one
-short statement whatever the batch size. SQLite gets one prepared single-row statement
-run through the driver's ``executemany`` (SQLite has no network round trip to save, and
-re-running a prepared statement is its fastest path), with the values already converted
-to what SQLAlchemy would store (see :mod:`service.store.sqlite_binds`).
+short statement whatever the batch size. SQLite gets the rows as one JSON text read by
+``json_each`` (one statement, run with the GIL released; see
+:mod:`service.store.sqlite_binds` for why not ``executemany``), with the values already
+converted to what SQLAlchemy would store. Rows are encoded by a generated function per
+record class (:mod:`service.store.row_encoding`).
 """
 
 from __future__ import annotations
@@ -235,7 +236,7 @@ def _sqlite_upsert(
     now: datetime,
     force: bool,
 ) -> int:
-    """The batch through ``executemany``; SQLite counts a skipped re-read as no change."""
+    """The batch as one JSON text; SQLite counts a skipped re-read as no change."""
     key = (layout.table.name, force)
     prepared = _SQLITE_STATEMENTS.get(key)
     if prepared is None:
