@@ -53,7 +53,15 @@ from service.store.row_encoding import to_row as _to_row
 from service.store.sqlite_binds import SqliteStatement, json_rows
 from service.store.types import UtcDateTime
 
-__all__ = ["TABLES", "CanonicalRecord", "RecordBatch", "mark_deleted", "stamp_column", "to_row"]
+__all__ = [
+    "TABLES",
+    "CanonicalRecord",
+    "RecordBatch",
+    "mark_deleted",
+    "stamp_column",
+    "to_row",
+    "upsert",
+]
 
 TABLES: Mapping[Entity, Table] = {
     Entity.REP: models.Rep.__table__,  # type: ignore[dict-item]
