@@ -156,6 +156,19 @@ class SandboxProcess:
                 continue
         raise RuntimeError(f"the sandbox did not start: {self._stderr_tail()}")
 
+    def cpu_seconds(self) -> float:
+        """The sandbox's CPU time so far (user + system, all its threads), from ``/proc``:
+        what the fake CRM itself cost, which a sync's wall time includes."""
+        process = self._process
+        if process is None:
+            return 0.0
+        try:
+            with open(f"/proc/{process.pid}/stat", encoding="ascii") as stat:
+                fields = stat.read().rpartition(")")[2].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def _stderr_tail(self) -> str:
         self._stderr.seek(0)
         return self._stderr.read()[-2000:]

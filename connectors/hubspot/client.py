@@ -31,6 +31,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from urllib3.exceptions import ConnectTimeoutError
 from urllib3.exceptions import HTTPError as TransportError
 
@@ -123,7 +124,7 @@ class HubSpotClient:
                 response.close()
                 raise
             response.release_conn()
-            return json.loads(data) if data else None
+            return decode_json(data) if data else None
         except API_EXCEPTIONS as exc:
             headers = getattr(exc, "headers", None)
             raise
@@ -237,6 +238,17 @@ class HubSpotClient:
                 failures = self._after_failure(exc, failures, True, OAUTH_ENDPOINT)
                 continue
             return self._tokens.accept(answer if isinstance(answer, dict) else {}, self._clock())
+
+
+def decode_json(data: bytes) -> Json:
+    """orjson's decoder (a third of the standard one's CPU), or the standard one for what
+    orjson refuses but Python reads (``NaN``, lone surrogates); a body that is not JSON
+    raises ``json.JSONDecodeError`` either way (orjson's error is one). HubSpot's numbers
+    are int64 ids and counts, which orjson reads exactly."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)
 
 
 def never_sent(exc: BaseException) -> bool:

@@ -25,6 +25,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
+import orjson
+
 from connectors.sandbox.faults import FaultDecision, FaultInjector, FaultKind
 from connectors.sandbox.meter import Meter
 
@@ -72,9 +74,8 @@ class Response:
     @classmethod
     def json(cls, status: int, payload: Any, headers: Mapping[str, str] | None = None) -> Response:
         merged = {"Content-Type": "application/json;charset=UTF-8", **(headers or {})}
-        # Handlers build fresh trees: no cycle to look for (the check costs a tenth of a dump).
-        body = json.dumps(payload, separators=(",", ":"), check_circular=False)
-        return cls(status, body.encode(), merged)
+        # UTF-8 as the real APIs send it; keys as json.dumps would write them.
+        return cls(status, orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS), merged)
 
 
 class HttpError(Exception):

@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import Dialect, Select, Table, bindparam, literal_column, select, text, true
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
@@ -92,9 +93,21 @@ class SqliteStatement:
         rows SQLite changed (a skipped re-read is no change)."""
         connection, changed = session.connection(), 0
         for start in range(0, len(rows), _ROWS_PER_STATEMENT):
-            document = _ENCODER.encode(rows[start : start + _ROWS_PER_STATEMENT])
+            document = rows_document(rows[start : start + _ROWS_PER_STATEMENT])
             changed += int(connection.exec_driver_sql(self.sql, (document,)).rowcount)
         return changed
+
+
+def rows_document(rows: Sequence[tuple[Any, ...]]) -> str:
+    """The rows as JSON text (text, not bytes: SQLite would read a BLOB as JSONB).
+
+    orjson writes in a tenth of the standard encoder's time; what it refuses (an integer
+    beyond 64 bits, a lone surrogate) goes through the standard encoder, which writes the
+    same text for everything else (a test holds the two to it)."""
+    try:
+        return orjson.dumps(rows).decode()
+    except TypeError:  # orjson.JSONEncodeError
+        return _ENCODER.encode(rows)
 
 
 _ENCODER = json.JSONEncoder(

@@ -28,6 +28,7 @@ ALLOWED = {
         "urllib3",
         "trustme",  # the sandbox's locally generated CA
         "cryptography",  # RS256 signatures for Salesforce's JWT bearer flow
+        "orjson",  # decoding HubSpot answers, encoding the sandbox's (a JSON codec)
     },
 }
 
