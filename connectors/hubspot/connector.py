@@ -18,7 +18,10 @@ refusal or a crash resumes where its last committed page ended, a few seconds ba
   last listing (minus the lookback). The first sync needs none: what is archived already
   was never stored.
 
-See :mod:`connectors.hubspot.streams` for the search windows and the cursor.
+A search window's calls (searches, then the history or association reads each batch
+needs) run one batch ahead on a fetch thread (:mod:`connectors.read_ahead`), which owns
+the client while the window lasts: HubSpot answers the next batch while this one is
+mapped. See :mod:`connectors.hubspot.streams` for the search windows and the cursor.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from connectors.hubspot.errors import HubSpotApiError
 from connectors.hubspot.streams import SPECS, SPECS_BY_NAME, StreamCursor, StreamSpec, search_body
 from connectors.hubspot.values import parse_datetime
 from connectors.hubspot.writeback import TaskWriter
+from connectors.read_ahead import ReadAhead
 from connectors.records import Checkpoint, Deletion, Record, TaskIntent, TaskResult
 
 log = logging.getLogger(__name__)
@@ -162,7 +166,9 @@ class HubSpotConnector:
                 unsaved = 0
 
     def _window(self, spec: StreamSpec, state: StreamCursor, now: datetime) -> Iterator[Output]:
-        """Search the open window (or a new one) to its end, page by page."""
+        """Search the open window (or a new one) to its end, a batch at a time: the searches
+        and association reads run one batch ahead on a fetch thread, so HubSpot's answer
+        to the next batch is on its way while this one is mapped and written."""
         config = self.config
         if state.window_until is None:
             upper = now - timedelta(seconds=config.index_lag_seconds)
@@ -170,10 +176,30 @@ class HubSpotConnector:
                 yield Checkpoint(state.dump())  # too soon: the index may not have caught up
                 return
             state = state.open_window(upper)
-        lower = self._lower_bound(spec, state, now)
-        assert state.window_until is not None  # noqa: S101 - opened just above
-        pending: Objects = []
+        if spec.kind is None:
+            self._stage_map()  # read here: the fetch thread owns the client from now on
         unsaved = 0  # records yielded since the last checkpoint
+        batches = ReadAhead(self._fetch(spec, state, self._lower_bound(spec, state, now)))
+        try:
+            for state, found, links in batches:
+                for record in self._map(spec, found, links):
+                    unsaved += 1
+                    yield record
+                if unsaved >= CHECKPOINT_RECORDS:
+                    yield Checkpoint(state.dump())
+                    unsaved = 0
+        finally:
+            batches.close()
+        state = state.close_window()
+        yield Checkpoint(state.dump())
+
+    def _fetch(
+        self, spec: StreamSpec, state: StreamCursor, lower: datetime | None
+    ) -> Iterator[tuple[StreamCursor, Objects, Mapping[str, str]]]:
+        """The window's batches, each with the cursor read to its last object and (for
+        engagements) each object's deal: every HubSpot call of the window, and only them."""
+        assert state.window_until is not None  # noqa: S101 - the caller opened it
+        pending: Objects = []
         while True:
             body = search_body(lower, state.window_until, state.after_id or 0, self._fields(spec))
             answer = api.search(self.client, spec.object_type, body)
@@ -185,16 +211,29 @@ class HubSpotConnector:
             if not more or not results:
                 break
             if self._flush_due(spec, pending):
-                for record in self._page(spec, pending):
-                    unsaved += 1
-                    yield record
+                yield state, *self._details(spec, pending)
                 pending = []
-                if unsaved >= CHECKPOINT_RECORDS:
-                    yield Checkpoint(state.dump())
-                    unsaved = 0
-        yield from self._page(spec, pending)
-        state = state.close_window()
-        yield Checkpoint(state.dump())
+        yield state, *self._details(spec, pending)
+
+    def _details(self, spec: StreamSpec, found: Objects) -> tuple[Objects, Mapping[str, str]]:
+        """What mapping needs beyond the search: deals read again with their history
+        (batch reads of 50), engagements' deals (association reads of 1,000)."""
+        if not found:
+            return [], {}
+        if spec.kind is not None:
+            return found, self._deal_links(spec.object_type, [str(obj["id"]) for obj in found])
+        deals: Objects = []
+        for start in range(0, len(found), api.HISTORY_LIMIT):
+            ids = [str(obj["id"]) for obj in found[start : start + api.HISTORY_LIMIT]]
+            answer = api.batch_read(
+                self.client,
+                spec.object_type,
+                ids,
+                properties=self._deal_properties,
+                history=mapping.HISTORY_PROPERTIES,
+            )
+            deals.extend(answer.get("results") or [])
+        return deals, {}
 
     def _lower_bound(self, spec: StreamSpec, state: StreamCursor, now: datetime) -> datetime | None:
         if state.modified is not None:
@@ -213,24 +252,15 @@ class HubSpotConnector:
             return ()  # deals are read again with their history; the search only finds them
         return (*engagements.ENGAGEMENT_COMMON, *engagements.ENGAGEMENT_PROPERTIES[spec.kind])
 
-    def _page(self, spec: StreamSpec, found: Objects) -> Iterator[Record]:
-        if not found:
+    def _map(
+        self, spec: StreamSpec, objects: Objects, links: Mapping[str, str]
+    ) -> Iterator[Record]:
+        kind = spec.kind
+        if kind is None:
+            yield from self._deals(objects)
             return
-        if spec.kind is None:
-            for start in range(0, len(found), api.HISTORY_LIMIT):
-                ids = [str(obj["id"]) for obj in found[start : start + api.HISTORY_LIMIT]]
-                answer = api.batch_read(
-                    self.client,
-                    spec.object_type,
-                    ids,
-                    properties=self._deal_properties,
-                    history=mapping.HISTORY_PROPERTIES,
-                )
-                yield from self._deals(answer.get("results") or [])
-            return
-        deals = self._deal_links(spec.object_type, [str(obj["id"]) for obj in found])
-        for obj in found:
-            yield engagements.map_engagement(spec.kind, obj, deals.get(str(obj["id"])))
+        for obj in objects:
+            yield engagements.map_engagement(kind, obj, links.get(str(obj["id"])))
 
     def _deals(self, objects: Objects) -> Iterator[Record]:
         stages, qualification = self._stage_map(), self.config.qualification_properties
