@@ -26,7 +26,8 @@ fresh schema of the ``--postgres-url`` database, dropped afterwards) it prints:
     are printed: over the wall time; over the time not spent waiting on the limits (the
     connector's pacing and 429 waits); and over the time the sync spent in its store
     transactions (upserts, cursor, commit; timed around each unit of work), which is
-    what the raw baseline times too. The summary's (b) is the last.
+    what the raw baseline times too. The summary shows the last two (at ``--limits capacity``
+    the time not paced is the wall time).
 (c) peak RSS (``VmHWM``) of the sync's child process, and of the same child doing
     everything but the sync.
 (d) after ``--change-share`` of the calls (title) and of the deals (amount, next step)
@@ -548,7 +549,7 @@ def summary_rows(run: BackendRun) -> list[tuple[object, ...]]:
     full_min = full_minimum(run.counts).total
     archived = {name: run.counts[f"{name} archived"] for name in ("deals", *ENGAGEMENTS)}
     incr_min = incremental_minimum(run.changed, archived).total
-    _, _, working = _rates(run)
+    _, not_paced, working = _rates(run)
     _, _, least = budget_minimum_seconds(run.full["usage"]["by_endpoint"])
     waited = float(run.full["usage"]["waited_seconds"])
     peak, idle = int(run.full["max_rss_bytes"]), int(run.idle["max_rss_bytes"])
@@ -558,6 +559,8 @@ def summary_rows(run: BackendRun) -> list[tuple[object, ...]]:
         (b, "(a) full sync API calls", full_used, full_min, ratio(full_used, full_min)),
         (b, "(b) records/s written vs raw executemany", round(working), round(base),
          ratio(working, base)),
+        (b, "(b) ... over the sync's time not paced", round(not_paced), round(base),
+         ratio(not_paced, base)),
         (b, "(c) peak RSS MiB, sync vs idle child", round(mib(peak), 1), round(mib(idle), 1),
          ratio(peak, idle)),
         (b, "(d) incremental API calls", incr_used, incr_min, ratio(incr_used, incr_min)),
