@@ -51,6 +51,7 @@ from bench._common import DEFAULT_POSTGRES_URL, migrated_store, progress, ratio,
 from bench._common import table as text_table
 from bench._evaluate_baseline import ScanRun, pack_needs, run_scan, statements
 from bench._evaluate_org import OrgShape, SyntheticOrg
+from bench._evaluate_same import same_needs, same_statements
 from bench._evaluate_timing import EvaluationRun, evaluate_once
 from connectors.records import Entity
 from service.evaluate import evaluate_connection
@@ -218,6 +219,7 @@ class Step:
     activities: int
     evaluations: list[EvaluationRun] = field(default_factory=list)
     scans: list[ScanRun] = field(default_factory=list)
+    same: list[ScanRun] = field(default_factory=list)
     steady: list[EvaluationRun] = field(default_factory=list)
 
     @property
@@ -231,6 +233,10 @@ class Step:
     @property
     def scan(self) -> ScanRun:
         return _best(self.scans)
+
+    @property
+    def same_scan(self) -> ScanRun:
+        return _best(self.same)
 
 
 def run_backend(backend: str, args: argparse.Namespace) -> list[Step]:
@@ -282,11 +288,15 @@ def measure_step(
     progress(f"{backend} @ {activities:,}: evaluation warm-up and {args.runs} runs")
     evaluate_once(store, connection_id, args.as_of)
     step.evaluations = [evaluate_once(store, connection_id, args.as_of) for _ in range(args.runs)]
-    progress(f"{backend} @ {activities:,}: raw scan, {args.runs} runs")
-    needs = pack_needs([packed.document for packed in load_pack(default_pack_dir())], args.as_of)
-    prepared = statements(needs, store.engine.dialect.name, connection_id)
+    progress(f"{backend} @ {activities:,}: raw scans, {args.runs} runs")
+    documents = [packed.document for packed in load_pack(default_pack_dir())]
+    dialect = store.engine.dialect.name
+    prepared = statements(pack_needs(documents, args.as_of), dialect, connection_id)
     run_scan(store.engine, prepared)  # warm-up, like the evaluation's
     step.scans = [run_scan(store.engine, prepared) for _ in range(args.runs)]
+    same = same_statements(same_needs(documents, args.as_of), dialect, connection_id)
+    run_scan(store.engine, same)
+    step.same = [run_scan(store.engine, same) for _ in range(args.runs)]
     progress(f"{backend} @ {activities:,}: steady state, {args.runs} runs")
     evaluate_connection(store, connection_id, as_of=args.as_of)
     try:
@@ -308,29 +318,31 @@ def forget_findings(store: Store) -> None:
 
 
 def print_step(step: Step) -> None:
-    best, scan = step.evaluation, step.scan
+    best, scan, same = step.evaluation, step.scan, step.same_scan
     runs = ", ".join(f"{run.seconds:.2f}" for run in step.evaluations)
     scans = ", ".join(f"{run.seconds:.2f}" for run in step.scans)
+    sames = ", ".join(f"{run.seconds:.2f}" for run in step.same)
     print(f"\n--- {step.backend} @ {step.activities:,} activities")
     print(
         f"evaluation (dry run): best {best.seconds:.2f}s of [{runs}];"
         f" would open {best.opened:,} findings, queue {best.tasks:,} coaching tasks"
     )
-    print(f"raw scan: best {scan.seconds:.2f}s of [{scans}]")
-    print(f"evaluation / raw scan: {ratio(best.seconds, scan.seconds)}")
+    print(f"raw scan of the same aggregates: best {same.seconds:.2f}s of [{sames}]")
+    print(f"evaluation / same aggregates: {ratio(best.seconds, same.seconds)}")
+    print(f"floor (every row once, at t only): best {scan.seconds:.2f}s of [{scans}]")
+    print(f"evaluation / floor: {ratio(best.seconds, scan.seconds)}")
     steady = step.steady_state
     steadies = ", ".join(f"{run.seconds:.2f}" for run in step.steady)
     print(
         f"steady state (findings already open, kept): best {steady.seconds:.2f}s of"
-        f" [{steadies}]; would open {steady.opened:,}; / raw scan:"
-        f" {ratio(steady.seconds, scan.seconds)}"
+        f" [{steadies}]; would open {steady.opened:,}; / same aggregates:"
+        f" {ratio(steady.seconds, same.seconds)}; / floor: {ratio(steady.seconds, scan.seconds)}"
     )
     print(text_table(breakdown(best), ("evaluation part", "seconds", "share")))
     print(text_table(breakdown(steady), ("steady-state part", "seconds", "share")))
-    scan_rows = [
-        (name, round(seconds, 3), scan.rows[name]) for name, seconds in scan.per_statement.items()
-    ]
-    print(text_table(scan_rows, ("raw scan statement", "seconds", "rows")), flush=True)
+    for title, run in (("same-aggregates statement", same), ("floor statement", scan)):
+        rows = [(name, round(sec, 3), run.rows[name]) for name, sec in run.per_statement.items()]
+        print(text_table(rows, (title, "seconds", "rows")), flush=True)
 
 
 def breakdown(run: EvaluationRun) -> list[tuple[object, ...]]:
@@ -354,18 +366,19 @@ def summary_rows(steps: Sequence[Step]) -> list[tuple[object, ...]]:
     first = steps[0]
     for step in steps:
         evaluation, scan = step.evaluation.seconds, step.scan.seconds
-        steady = step.steady_state.seconds
+        same, steady = step.same_scan.seconds, step.steady_state.seconds
         rows.append(
             (
                 step.backend,
                 step.activities,
                 round(evaluation, 2),
+                round(same, 2),
+                ratio(evaluation, same),
+                ratio(steady, same),
                 round(scan, 2),
                 ratio(evaluation, scan),
-                round(steady, 2),
-                ratio(steady, scan),
                 ratio(evaluation, first.evaluation.seconds),
-                ratio(scan, first.scan.seconds),
+                ratio(same, first.same_scan.seconds),
                 ratio(step.activities, first.activities),
             )
         )
@@ -375,10 +388,13 @@ def summary_rows(steps: Sequence[Step]) -> list[tuple[object, ...]]:
 def print_summary(steps_by_backend: Sequence[list[Step]]) -> None:
     rows = [row for steps in steps_by_backend if steps for row in summary_rows(steps)]
     header = (
-        "backend", "activities", "evaluation s", "raw scan s", "ratio",
-        "steady s", "steady ratio", "eval growth", "scan growth", "activity growth",
+        "backend", "activities", "evaluation s", "same aggr. s", "ratio", "steady ratio",
+        "floor s", "/ floor", "eval growth", "same growth", "activity growth",
     )  # fmt: skip
-    print("\n=== summary (evaluation / raw scan; growth = time / time at the first step)")
+    print(
+        "\n=== summary (evaluation / raw scan of the same aggregates; the floor for reference;"
+        " growth = time / time at the first step)"
+    )
     print(text_table(rows, header), flush=True)
 
 

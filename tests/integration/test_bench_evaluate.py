@@ -29,7 +29,8 @@ def test_the_benchmark_prints_a_summary_of_every_step_on_a_tiny_org(
     opened = [int(n.replace(",", "")) for n in re.findall(r"would open ([\d,]+) findings", printed)]
     assert len(opened) == 2
     assert all(n > 0 for n in opened)  # the generated org drifts: the pack finds something
-    assert "raw scan statement" in printed
+    assert "same-aggregates statement" in printed
+    assert "floor statement" in printed
     kept = [
         int(n.replace(",", ""))
         for n in re.findall(

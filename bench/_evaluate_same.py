@@ -1,0 +1,359 @@
+"""The raw scan of the same aggregates: the default pack's metric values, hand-written.
+
+:mod:`bench._evaluate_baseline` is a floor: every row the pack reads, aggregated once at
+``t`` from current values. The evaluation computes something else: each metric **per
+period** of its rule (the window and, for relative standards, the baseline periods),
+each snapshot **as of that period's end**, rebuilt from the change history. This module
+computes those aggregates, the same periods and the same as-of rule, in the plain SQL a
+competent analyst would write against the store: one grouped statement per metric
+family, run through the DBAPI, every row fetched. Nothing here is shared with
+:mod:`service.store.metric_queries`.
+
+What it leaves out, and the evaluation does not: reps' rosters and ramps, evidence (top
+deals, team medians), the rules core's decisions and the findings it writes. Those are
+what the ratio "evaluation / same aggregates" prices.
+
+Statements (``p`` is the periods, bound as a VALUES list; ``state`` is each deal's newest
+change at or before a period's end, found from validity intervals: one window pass over
+the history, ``lead(changed_at)`` marking when each row was superseded):
+
+``activity counts``
+    Per rep, kind (call, meeting) and period of the activity rules: count, and meetings
+    held (outcome not excluded).
+``pipeline created``
+    Per owner and period of the pipeline rule: deals created in it, and their amount as
+    of the period's end.
+``rep snapshots``
+    Per owner and period end of the snapshot rules (coverage, pace, win rate,
+    qualification): open amount and weighted amount closing inside the quota period in
+    force, won amount inside it, deals won and lost in the trailing win-rate window (by
+    the change that closed them), open deals in the qualification stages and those with
+    every field filled; the quota itself.
+``open deals``
+    Per open deal and period end of the deal rules: owner, stage, amount, when it entered
+    its stage, close-date pushes so far, and its newest activity by then (one index probe
+    per deal and period).
+``stage medians``
+    Per stage and period end of the days-in-stage rule: the median length of the stints
+    that ended in the trailing window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from bench._evaluate_baseline import Statement
+from rules.documents import RuleDocument
+from rules.metrics import (
+    ActivityCount,
+    CloseDatePushes,
+    DaysInStage,
+    DaysSinceActivity,
+    MeetingsHeld,
+    PipelineCoverage,
+    PipelineCreated,
+    QualificationCompleteness,
+    QuotaPace,
+    WinRate,
+)
+from rules.periods import Period
+from rules.series import rule_periods
+from service.store.sqlite_binds import sqlite_timestamp
+
+
+@dataclass(frozen=True)
+class SameNeeds:
+    """The periods and filters of the pack's rules, grouped by statement."""
+
+    activity_periods: tuple[Period, ...]
+    excluded_outcomes: tuple[str, ...]
+    created_periods: tuple[Period, ...]
+    rep_ends: tuple[datetime, ...]
+    win_rate_days: int
+    fields: tuple[str, ...]
+    stages: tuple[str, ...]
+    deal_ends: tuple[datetime, ...]
+    median_days: int
+    median_min_sample: int
+
+
+def same_needs(documents: Sequence[RuleDocument], as_of: datetime) -> SameNeeds:
+    activity: set[Period] = set()
+    created: set[Period] = set()
+    rep_ends: set[datetime] = set()
+    deal_ends: set[datetime] = set()
+    excluded: tuple[str, ...] = ()
+    win_days, median = [0], (365, 5)
+    fields: tuple[str, ...] = ()
+    stages: tuple[str, ...] = ()
+    for document in documents:
+        metric, periods = document.metric, rule_periods(document, as_of).all
+        if isinstance(metric, ActivityCount | MeetingsHeld):
+            activity.update(periods)
+        if isinstance(metric, MeetingsHeld):
+            excluded = metric.exclude_outcomes
+        if isinstance(metric, PipelineCreated):
+            created.update(periods)
+        if isinstance(metric, PipelineCoverage | QuotaPace | WinRate | QualificationCompleteness):
+            rep_ends.update(period.end for period in periods)
+        if isinstance(metric, WinRate):
+            win_days.append(metric.trailing_days)
+        win_days.extend(s.win_rate.trailing_days for s in document.standards)
+        if isinstance(metric, QualificationCompleteness):
+            fields, stages = metric.fields, metric.stages
+        if isinstance(metric, DaysSinceActivity | DaysInStage | CloseDatePushes):
+            deal_ends.update(period.end for period in periods)
+        if isinstance(metric, DaysInStage):
+            median = (metric.trailing_days, metric.min_sample)
+    return SameNeeds(
+        activity_periods=tuple(sorted(activity, key=lambda p: (p.start, p.end))),
+        excluded_outcomes=tuple(o.lower() for o in excluded) or ("",),
+        created_periods=tuple(sorted(created, key=lambda p: (p.start, p.end))),
+        rep_ends=tuple(sorted(rep_ends)),
+        win_rate_days=max(win_days),
+        fields=fields,
+        stages=stages,
+        deal_ends=tuple(sorted(deal_ends)),
+        median_days=median[0],
+        median_min_sample=median[1],
+    )
+
+
+class _Sql:
+    """The spellings that differ between SQLite and PostgreSQL."""
+
+    def __init__(self, name: str) -> None:
+        self.sqlite = name == "sqlite"
+        self.mark = "?" if self.sqlite else "%s"
+
+    def marks(self, count: int) -> str:
+        return ", ".join([self.mark] * count)
+
+    def instant(self, value: datetime) -> Any:
+        return sqlite_timestamp(value) if self.sqlite else value
+
+    def day(self, value: datetime) -> Any:
+        return value.date().isoformat() if self.sqlite else value.date()
+
+    def ts(self) -> str:
+        return self.mark if self.sqlite else f"CAST({self.mark} AS timestamptz)"
+
+    def date(self) -> str:
+        return self.mark if self.sqlite else f"CAST({self.mark} AS date)"
+
+    def days(self, later: str, earlier: str) -> str:
+        if self.sqlite:
+            return f"(julianday({later}) - julianday({earlier}))"
+        return f"(EXTRACT(EPOCH FROM ({later} - {earlier})) / 86400.0)"
+
+    def field(self, name: str) -> str:
+        # Field names come from the validated rule document, not from user input.
+        if self.sqlite:
+            return f"json_extract(o.qualification, '$.{name}')"
+        return f"(o.qualification ->> '{name}')"
+
+    def periods(self, rows: Sequence[tuple[int, datetime, datetime, datetime]]) -> Statement:
+        """``p(idx, start_at, end_at, since_at, day_at)`` as a VALUES list."""
+        one = f"({self.mark}, {self.ts()}, {self.ts()}, {self.ts()}, {self.date()})"
+        values: list[Any] = []
+        for idx, start, end, since in rows:
+            values += [idx, self.instant(start), self.instant(end), self.instant(since)]
+            values.append(self.day(end))
+        listed = ", ".join([one] * len(rows))
+        return f"p(idx, start_at, end_at, since_at, day_at) AS (VALUES {listed})", values
+
+    def history(self, connection_id: int, from_at: datetime) -> Statement:
+        """Each change row with when it was superseded, the time its deal entered the
+        stage it records, and the close-date pushes up to it; rows superseded before
+        ``from_at`` (the first instant asked about) dropped."""
+        sql = f"""
+        h1 AS (
+            SELECT opportunity_crm_id AS deal, crm_id, changed_at, stage, stage_category,
+                   amount, close_date, probability,
+                   lag(stage) OVER w AS prev_stage, lag(close_date) OVER w AS prev_close,
+                   lead(changed_at) OVER w AS next_at
+            FROM opportunity_changes WHERE connection_id = {self.mark}
+            WINDOW w AS (PARTITION BY opportunity_crm_id ORDER BY changed_at, crm_id)
+        ),
+        h AS (
+            SELECT deal, changed_at, next_at, stage, stage_category, amount, close_date,
+                   probability,
+                   max(CASE WHEN prev_stage IS NULL OR prev_stage <> stage THEN changed_at END)
+                       OVER r AS entered_at,
+                   sum(CASE WHEN close_date > prev_close THEN 1 ELSE 0 END) OVER r AS pushes
+            FROM h1
+            WINDOW r AS (PARTITION BY deal ORDER BY changed_at, crm_id
+                         ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+        ),
+        state AS (
+            SELECT p.idx, p.end_at, p.since_at, p.day_at, h.*
+            FROM p JOIN h ON h.changed_at <= p.end_at
+                 AND (h.next_at IS NULL OR h.next_at > p.end_at)
+            WHERE h.next_at IS NULL OR h.next_at > {self.ts()}
+        )"""  # noqa: S608 - no input in the SQL, only placeholders
+        return sql, [connection_id, self.instant(from_at)]
+
+
+def same_statements(
+    needs: SameNeeds, dialect_name: str, connection_id: int
+) -> dict[str, Statement]:
+    sql = _Sql(dialect_name)
+    builders: dict[str, Callable[[SameNeeds, _Sql, int], Statement]] = {
+        "activity counts": _activity_counts,
+        "pipeline created": _pipeline_created,
+        "rep snapshots": _rep_snapshots,
+        "open deals": _open_deals,
+        "stage medians": _stage_medians,
+    }
+    return {name: build(needs, sql, connection_id) for name, build in builders.items()}
+
+
+def _spans(periods: Sequence[Period]) -> list[tuple[int, datetime, datetime, datetime]]:
+    return [(i, p.start, p.end, p.start) for i, p in enumerate(periods)]
+
+
+def _ends(ends: Sequence[datetime], days: int) -> list[tuple[int, datetime, datetime, datetime]]:
+    return [(i, end, end, end - timedelta(days=days)) for i, end in enumerate(ends)]
+
+
+def _activity_counts(needs: SameNeeds, d: _Sql, connection_id: int) -> Statement:
+    periods, values = d.periods(_spans(needs.activity_periods))
+    excluded = needs.excluded_outcomes
+    first, last = needs.activity_periods[0].start, max(p.end for p in needs.activity_periods)
+    sql = f"""
+        WITH {periods}
+        SELECT a.rep_crm_id, a.kind, p.idx, count(*) AS n,
+               sum(CASE WHEN a.outcome IS NULL OR lower(a.outcome) NOT IN ({d.marks(len(excluded))})
+                        THEN 1 ELSE 0 END) AS held
+        FROM reps r
+        JOIN activities a ON a.connection_id = r.connection_id AND a.rep_crm_id = r.crm_id
+             AND a.occurred_at >= {d.ts()} AND a.occurred_at < {d.ts()}
+        JOIN p ON a.occurred_at >= p.start_at AND a.occurred_at < p.end_at
+        WHERE r.connection_id = {d.mark} AND r.deleted_at IS NULL AND a.deleted_at IS NULL
+              AND a.kind IN ('call', 'meeting')
+        GROUP BY a.rep_crm_id, a.kind, p.idx
+    """  # noqa: S608 - no input in the SQL, only placeholders
+    return sql, [*values, *excluded, d.instant(first), d.instant(last), connection_id]
+
+
+def _pipeline_created(needs: SameNeeds, d: _Sql, connection_id: int) -> Statement:
+    periods, values = d.periods(_spans(needs.created_periods))
+    first = needs.created_periods[0].start
+    history, history_values = d.history(connection_id, first)
+    sql = f"""
+        WITH {periods}, {history}
+        SELECT o.owner_crm_id, p.idx, count(*) AS deals, sum(coalesce(s.amount, o.amount)) AS amount
+        FROM opportunities o
+        JOIN p ON o.created_in_crm_at >= p.start_at AND o.created_in_crm_at < p.end_at
+        LEFT JOIN state s ON s.deal = o.crm_id AND s.idx = p.idx
+        WHERE o.connection_id = {d.mark} AND o.created_in_crm_at >= {d.ts()}
+              AND (o.deleted_at IS NULL OR o.deleted_at > p.end_at)
+        GROUP BY o.owner_crm_id, p.idx
+    """  # noqa: S608 - no input in the SQL, only placeholders
+    return sql, [*values, *history_values, connection_id, d.instant(first)]
+
+
+def _rep_snapshots(needs: SameNeeds, d: _Sql, connection_id: int) -> Statement:
+    periods, values = d.periods(_ends(needs.rep_ends, needs.win_rate_days))
+    # The oldest instant a closed deal can matter at: the win-rate window of the first end.
+    first = needs.rep_ends[0] - timedelta(days=needs.win_rate_days)
+    history, history_values = d.history(connection_id, needs.rep_ends[0])
+    filled = " AND ".join(
+        f"{d.field(name)} IS NOT NULL AND {d.field(name)} <> ''" for name in needs.fields
+    )
+    stages = d.marks(len(needs.stages))
+    sql = f"""
+        WITH {periods}, {history},
+        quota AS (
+            SELECT p.idx, q.rep_crm_id, max(q.amount) AS amount,
+                   min(q.period_start) AS starts, max(q.period_end) AS ends
+            FROM p JOIN quotas q ON q.connection_id = {d.mark} AND q.deleted_at IS NULL
+                 AND q.period_start <= p.day_at AND q.period_end >= p.day_at
+            GROUP BY p.idx, q.rep_crm_id
+        )
+        SELECT s.idx, o.owner_crm_id, max(q.amount) AS quota,
+               sum(CASE WHEN s.stage_category = 'open' AND s.close_date >= q.starts
+                         AND s.close_date <= q.ends THEN s.amount END) AS open_amount,
+               sum(CASE WHEN s.stage_category = 'open' AND s.close_date >= q.starts
+                         AND s.close_date <= q.ends THEN s.amount * s.probability / 100.0 END)
+                   AS weighted_open,
+               sum(CASE WHEN s.stage_category = 'won' AND s.close_date >= q.starts
+                         AND s.close_date <= q.ends THEN s.amount END) AS won_amount,
+               sum(CASE WHEN s.stage_category = 'won' AND s.entered_at >= s.since_at
+                        THEN 1 ELSE 0 END) AS won,
+               sum(CASE WHEN s.stage_category = 'lost' AND s.entered_at >= s.since_at
+                        THEN 1 ELSE 0 END) AS lost,
+               sum(CASE WHEN s.stage_category = 'open' AND s.stage IN ({stages})
+                        THEN 1 ELSE 0 END) AS in_stages,
+               sum(CASE WHEN s.stage_category = 'open' AND s.stage IN ({stages}) AND {filled}
+                        THEN 1 ELSE 0 END) AS qualified
+        FROM state s
+        JOIN opportunities o ON o.connection_id = {d.mark} AND o.crm_id = s.deal
+             AND (o.deleted_at IS NULL OR o.deleted_at > s.end_at)
+             AND (o.created_in_crm_at IS NULL OR o.created_in_crm_at <= s.end_at)
+        LEFT JOIN quota q ON q.idx = s.idx AND q.rep_crm_id = o.owner_crm_id
+        WHERE s.stage_category = 'open' OR s.entered_at >= {d.ts()} OR s.close_date >= q.starts
+        GROUP BY s.idx, o.owner_crm_id
+    """  # noqa: S608 - field names from the validated pack, values as placeholders
+    return sql, [
+        *values,
+        *history_values,
+        connection_id,
+        *needs.stages,
+        *needs.stages,
+        connection_id,
+        d.instant(first),
+    ]
+
+
+def _open_deals(needs: SameNeeds, d: _Sql, connection_id: int) -> Statement:
+    periods, values = d.periods(_ends(needs.deal_ends, 0))
+    history, history_values = d.history(connection_id, needs.deal_ends[0])
+    sql = f"""
+        WITH {periods}, {history}
+        SELECT s.idx, o.owner_crm_id, s.deal, s.stage, s.amount, s.pushes,
+               o.created_in_crm_at AS created_at,
+               {d.days("s.end_at", "coalesce(s.entered_at, o.created_in_crm_at)")} AS in_stage,
+               (SELECT max(a.occurred_at) FROM activities a
+                WHERE a.connection_id = o.connection_id AND a.opportunity_crm_id = s.deal
+                      AND a.occurred_at <= s.end_at AND a.deleted_at IS NULL) AS last_activity
+        FROM state s
+        JOIN opportunities o ON o.connection_id = {d.mark} AND o.crm_id = s.deal
+             AND (o.deleted_at IS NULL OR o.deleted_at > s.end_at)
+             AND (o.created_in_crm_at IS NULL OR o.created_in_crm_at <= s.end_at)
+        WHERE s.stage_category = 'open'
+    """  # noqa: S608 - no input in the SQL, only placeholders
+    return sql, [*values, *history_values, connection_id]
+
+
+def _stage_medians(needs: SameNeeds, d: _Sql, connection_id: int) -> Statement:
+    periods, values = d.periods(_ends(needs.deal_ends, needs.median_days))
+    first = needs.deal_ends[0] - timedelta(days=needs.median_days)
+    history, history_values = d.history(connection_id, first)
+    sql = f"""
+        WITH {periods}, {history},
+        starts AS (
+            SELECT deal, stage, stage_category, changed_at,
+                   lead(changed_at) OVER (PARTITION BY deal ORDER BY changed_at) AS left_at
+            FROM h WHERE changed_at = entered_at
+        ),
+        stints AS (
+            SELECT p.idx, st.stage, {d.days("st.left_at", "st.changed_at")} AS days
+            FROM starts st JOIN p ON st.left_at >= p.since_at AND st.left_at < p.end_at
+            WHERE st.stage_category = 'open'
+        ),
+        ranked AS (
+            SELECT idx, stage, days,
+                   row_number() OVER (PARTITION BY idx, stage ORDER BY days) AS rn,
+                   count(*) OVER (PARTITION BY idx, stage) AS n
+            FROM stints
+        )
+        SELECT idx, stage, avg(days) AS median_days, max(n) AS stints
+        FROM ranked
+        WHERE n >= {d.mark} AND rn * 2 >= n AND rn * 2 <= n + 2
+        GROUP BY idx, stage
+    """  # noqa: S608 - no input in the SQL, only placeholders
+    return sql, [*values, *history_values, needs.median_min_sample]
