@@ -277,7 +277,7 @@ def run_scan(engine: Engine, prepared: dict[str, Statement]) -> ScanRun:
         for name, (sql, parameters) in prepared.items():
             started = time.perf_counter()
             cursor.execute(sql, parameters)
-            rows[name] = len(cursor.fetchall())
+            rows[name] = len(cursor.fetchall()) if cursor.description is not None else 0
             per_statement[name] = time.perf_counter() - started
         cursor.close()
         connection.rollback()

@@ -13,9 +13,12 @@ What it leaves out, and the evaluation does not: reps' rosters and ramps, eviden
 deals, team medians), the rules core's decisions and the findings it writes. Those are
 what the ratio "evaluation / same aggregates" prices.
 
-Statements (``p`` is the periods, bound as a VALUES list; ``state`` is each deal's newest
-change at or before a period's end, found from validity intervals: one window pass over
-the history, ``lead(changed_at)`` marking when each row was superseded):
+Statements (``p`` is a statement's periods, bound as a VALUES list). The history's window
+pass is done once, into a temporary table (each change row with when it was superseded,
+when its deal entered and left the stage it records, and the close-date pushes up to
+it), and every history aggregate reads it: ``state`` is each deal's row in force at a
+period's end (``changed_at <= end < next_at``), after the rows superseded before the
+first period are dropped. The table is dropped at the end; its making is timed.
 
 ``activity counts``
     Per rep, kind (call, meeting) and period of the activity rules: count, and meetings
@@ -35,7 +38,7 @@ the history, ``lead(changed_at)`` marking when each row was superseded):
     per deal and period).
 ``stage medians``
     Per stage and period end of the days-in-stage rule: the median length of the stints
-    that ended in the trailing window.
+    that ended in the trailing window (sorted once per stage for all periods).
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bench._evaluate_baseline import Statement
+from bench._evaluate_baseline import Statement, _Dialect
 from rules.documents import RuleDocument
 from rules.metrics import (
     ActivityCount,
@@ -61,7 +64,6 @@ from rules.metrics import (
 )
 from rules.periods import Period
 from rules.series import rule_periods
-from service.store.sqlite_binds import sqlite_timestamp
 
 
 @dataclass(frozen=True)
@@ -122,21 +124,8 @@ def same_needs(documents: Sequence[RuleDocument], as_of: datetime) -> SameNeeds:
     )
 
 
-class _Sql:
-    """The spellings that differ between SQLite and PostgreSQL."""
-
-    def __init__(self, name: str) -> None:
-        self.sqlite = name == "sqlite"
-        self.mark = "?" if self.sqlite else "%s"
-
-    def marks(self, count: int) -> str:
-        return ", ".join([self.mark] * count)
-
-    def instant(self, value: datetime) -> Any:
-        return sqlite_timestamp(value) if self.sqlite else value
-
-    def day(self, value: datetime) -> Any:
-        return value.date().isoformat() if self.sqlite else value.date()
+class _Sql(_Dialect):
+    """The floor's spellings, and a few more."""
 
     def ts(self) -> str:
         return self.mark if self.sqlite else f"CAST({self.mark} AS timestamptz)"
@@ -165,36 +154,55 @@ class _Sql:
         listed = ", ".join([one] * len(rows))
         return f"p(idx, start_at, end_at, since_at, day_at) AS (VALUES {listed})", values
 
-    def history(self, connection_id: int, from_at: datetime) -> Statement:
-        """Each change row with when it was superseded, the time its deal entered the
-        stage it records, and the close-date pushes up to it; rows superseded before
-        ``from_at`` (the first instant asked about) dropped."""
+    def history(self, from_at: datetime) -> Statement:
+        """``state``: per period, each deal's history row in force at its end (from
+        :data:`HISTORY`); rows superseded before ``from_at``, the first instant asked
+        about, are dropped first."""
         sql = f"""
-        h1 AS (
+        live AS MATERIALIZED (
+            SELECT * FROM {HISTORY} WHERE next_at IS NULL OR next_at > {self.ts()}
+        ),
+        state AS (
+            SELECT p.idx, p.end_at, p.since_at, p.day_at, live.*
+            FROM p JOIN live ON live.changed_at <= p.end_at
+                 AND (live.next_at IS NULL OR live.next_at > p.end_at)
+        )"""  # noqa: S608 - no input in the SQL, only placeholders
+        return sql, [self.instant(from_at)]
+
+
+#: The temporary table of the history's window pass, made once per scan.
+HISTORY = "same_history"
+
+
+def _history_table(_: SameNeeds, d: _Sql, connection_id: int) -> Statement:
+    """Every change row with when it was superseded (``next_at``), when its deal entered
+    the stage it records (``entered_at``), when it next moved to another stage
+    (``left_at``) and the close-date pushes up to it: the window
+    pass every history aggregate needs, done once and shared, as an analyst running
+    these statements together would."""
+    sql = f"""
+        CREATE TEMPORARY TABLE {HISTORY} AS
+        WITH h1 AS MATERIALIZED (
             SELECT opportunity_crm_id AS deal, crm_id, changed_at, stage, stage_category,
                    amount, close_date, probability,
                    lag(stage) OVER w AS prev_stage, lag(close_date) OVER w AS prev_close,
                    lead(changed_at) OVER w AS next_at
-            FROM opportunity_changes WHERE connection_id = {self.mark}
+            FROM opportunity_changes WHERE connection_id = {d.mark}
             WINDOW w AS (PARTITION BY opportunity_crm_id ORDER BY changed_at, crm_id)
-        ),
-        h AS (
-            SELECT deal, changed_at, next_at, stage, stage_category, amount, close_date,
-                   probability,
-                   max(CASE WHEN prev_stage IS NULL OR prev_stage <> stage THEN changed_at END)
-                       OVER r AS entered_at,
-                   sum(CASE WHEN close_date > prev_close THEN 1 ELSE 0 END) OVER r AS pushes
-            FROM h1
-            WINDOW r AS (PARTITION BY deal ORDER BY changed_at, crm_id
-                         ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
-        ),
-        state AS (
-            SELECT p.idx, p.end_at, p.since_at, p.day_at, h.*
-            FROM p JOIN h ON h.changed_at <= p.end_at
-                 AND (h.next_at IS NULL OR h.next_at > p.end_at)
-            WHERE h.next_at IS NULL OR h.next_at > {self.ts()}
-        )"""  # noqa: S608 - no input in the SQL, only placeholders
-        return sql, [connection_id, self.instant(from_at)]
+        )
+        SELECT deal, changed_at, next_at, stage, stage_category, amount, close_date,
+               probability,
+               max(CASE WHEN prev_stage IS NULL OR prev_stage <> stage THEN changed_at END)
+                   OVER r AS entered_at,
+               sum(CASE WHEN close_date > prev_close THEN 1 ELSE 0 END) OVER r AS pushes,
+               min(CASE WHEN prev_stage <> stage THEN changed_at END) OVER f AS left_at
+        FROM h1
+        WINDOW r AS (PARTITION BY deal ORDER BY changed_at, crm_id
+                     ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW),
+               f AS (PARTITION BY deal ORDER BY changed_at, crm_id
+                     ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING)
+    """  # noqa: S608 - no input in the SQL, only placeholders
+    return sql, [connection_id]
 
 
 def same_statements(
@@ -202,11 +210,14 @@ def same_statements(
 ) -> dict[str, Statement]:
     sql = _Sql(dialect_name)
     builders: dict[str, Callable[[SameNeeds, _Sql, int], Statement]] = {
+        "(no leftover table)": lambda *_: (f"DROP TABLE IF EXISTS {HISTORY}", []),
+        "deal history, once": _history_table,
         "activity counts": _activity_counts,
         "pipeline created": _pipeline_created,
         "rep snapshots": _rep_snapshots,
         "open deals": _open_deals,
         "stage medians": _stage_medians,
+        "(table dropped)": lambda *_: (f"DROP TABLE {HISTORY}", []),
     }
     return {name: build(needs, sql, connection_id) for name, build in builders.items()}
 
@@ -220,29 +231,38 @@ def _ends(ends: Sequence[datetime], days: int) -> list[tuple[int, datetime, date
 
 
 def _activity_counts(needs: SameNeeds, d: _Sql, connection_id: int) -> Statement:
-    periods, values = d.periods(_spans(needs.activity_periods))
+    """Weeks one after another (the default pack's) are numbered by arithmetic, any
+    other periods found by a range join."""
+    spans = needs.activity_periods
     excluded = needs.excluded_outcomes
-    first, last = needs.activity_periods[0].start, max(p.end for p in needs.activity_periods)
+    first, last = spans[0].start, max(p.end for p in spans)
+    weekly = all(
+        p.start == first + timedelta(weeks=i) and p.end == p.start + timedelta(weeks=1)
+        for i, p in enumerate(spans)
+    )
+    periods, values = ("", []) if weekly else d.periods(_spans(spans))
+    bucket = d.week_of("a.occurred_at") if weekly else "p.idx"
+    head = [d.instant(first)] if weekly else values
     sql = f"""
-        WITH {periods}
-        SELECT a.rep_crm_id, a.kind, p.idx, count(*) AS n,
+        {"" if weekly else f"WITH {periods}"}
+        SELECT a.rep_crm_id, a.kind, {bucket} AS idx, count(*) AS n,
                sum(CASE WHEN a.outcome IS NULL OR lower(a.outcome) NOT IN ({d.marks(len(excluded))})
                         THEN 1 ELSE 0 END) AS held
         FROM reps r
         JOIN activities a ON a.connection_id = r.connection_id AND a.rep_crm_id = r.crm_id
              AND a.occurred_at >= {d.ts()} AND a.occurred_at < {d.ts()}
-        JOIN p ON a.occurred_at >= p.start_at AND a.occurred_at < p.end_at
+        {"" if weekly else "JOIN p ON a.occurred_at >= p.start_at AND a.occurred_at < p.end_at"}
         WHERE r.connection_id = {d.mark} AND r.deleted_at IS NULL AND a.deleted_at IS NULL
               AND a.kind IN ('call', 'meeting')
-        GROUP BY a.rep_crm_id, a.kind, p.idx
+        GROUP BY a.rep_crm_id, a.kind, idx
     """  # noqa: S608 - no input in the SQL, only placeholders
-    return sql, [*values, *excluded, d.instant(first), d.instant(last), connection_id]
+    return sql, [*head, *excluded, d.instant(first), d.instant(last), connection_id]
 
 
 def _pipeline_created(needs: SameNeeds, d: _Sql, connection_id: int) -> Statement:
     periods, values = d.periods(_spans(needs.created_periods))
     first = needs.created_periods[0].start
-    history, history_values = d.history(connection_id, first)
+    history, history_values = d.history(first)
     sql = f"""
         WITH {periods}, {history}
         SELECT o.owner_crm_id, p.idx, count(*) AS deals, sum(coalesce(s.amount, o.amount)) AS amount
@@ -260,7 +280,7 @@ def _rep_snapshots(needs: SameNeeds, d: _Sql, connection_id: int) -> Statement:
     periods, values = d.periods(_ends(needs.rep_ends, needs.win_rate_days))
     # The oldest instant a closed deal can matter at: the win-rate window of the first end.
     first = needs.rep_ends[0] - timedelta(days=needs.win_rate_days)
-    history, history_values = d.history(connection_id, needs.rep_ends[0])
+    history, history_values = d.history(needs.rep_ends[0])
     filled = " AND ".join(
         f"{d.field(name)} IS NOT NULL AND {d.field(name)} <> ''" for name in needs.fields
     )
@@ -311,7 +331,7 @@ def _rep_snapshots(needs: SameNeeds, d: _Sql, connection_id: int) -> Statement:
 
 def _open_deals(needs: SameNeeds, d: _Sql, connection_id: int) -> Statement:
     periods, values = d.periods(_ends(needs.deal_ends, 0))
-    history, history_values = d.history(connection_id, needs.deal_ends[0])
+    history, history_values = d.history(needs.deal_ends[0])
     sql = f"""
         WITH {periods}, {history}
         SELECT s.idx, o.owner_crm_id, s.deal, s.stage, s.amount, s.pushes,
@@ -330,30 +350,35 @@ def _open_deals(needs: SameNeeds, d: _Sql, connection_id: int) -> Statement:
 
 
 def _stage_medians(needs: SameNeeds, d: _Sql, connection_id: int) -> Statement:
-    periods, values = d.periods(_ends(needs.deal_ends, needs.median_days))
-    first = needs.deal_ends[0] - timedelta(days=needs.median_days)
-    history, history_values = d.history(connection_id, first)
-    sql = f"""
-        WITH {periods}, {history},
-        starts AS (
-            SELECT deal, stage, stage_category, changed_at,
-                   lead(changed_at) OVER (PARTITION BY deal ORDER BY changed_at) AS left_at
-            FROM h WHERE changed_at = entered_at
-        ),
-        stints AS (
-            SELECT p.idx, st.stage, {d.days("st.left_at", "st.changed_at")} AS days
-            FROM starts st JOIN p ON st.left_at >= p.since_at AND st.left_at < p.end_at
-            WHERE st.stage_category = 'open'
-        ),
-        ranked AS (
-            SELECT idx, stage, days,
-                   row_number() OVER (PARTITION BY idx, stage ORDER BY days) AS rn,
-                   count(*) OVER (PARTITION BY idx, stage) AS n
-            FROM stints
+    """The stints of all the periods' windows sorted once per stage; a running count per
+    period (``at_k`` of the ``n_k`` stints in period k's window) finds each middle."""
+    ends = needs.deal_ends
+    window = timedelta(days=needs.median_days)
+    flags, values = [], []
+    for k, end in enumerate(ends):
+        flags.append(
+            f"CASE WHEN left_at >= {d.ts()} AND left_at < {d.ts()} THEN 1 ELSE 0 END AS in_{k}"
         )
-        SELECT idx, stage, avg(days) AS median_days, max(n) AS stints
-        FROM ranked
-        WHERE n >= {d.mark} AND rn * 2 >= n AND rn * 2 <= n + 2
-        GROUP BY idx, stage
+        values += [d.instant(end - window), d.instant(end)]
+    running = [
+        f"sum(in_{k}) OVER (PARTITION BY stage ORDER BY days ROWS UNBOUNDED PRECEDING) AS at_{k},"
+        f" sum(in_{k}) OVER (PARTITION BY stage) AS n_{k}"
+        for k in range(len(ends))
+    ]
+    middles = [
+        f"avg(CASE WHEN in_{k} = 1 AND at_{k} * 2 >= n_{k} AND at_{k} * 2 <= n_{k} + 2"
+        f" AND n_{k} >= {d.mark} THEN days END) AS median_{k}"
+        for k in range(len(ends))
+    ]
+    sql = f"""
+        WITH stints AS (
+            SELECT stage, {d.days("left_at", "changed_at")} AS days, {", ".join(flags)}
+            FROM {HISTORY}
+            WHERE stage_category = 'open' AND changed_at = entered_at
+                  AND left_at >= {d.ts()} AND left_at < {d.ts()}
+        ),
+        ranked AS (SELECT stints.*, {", ".join(running)} FROM stints)
+        SELECT stage, {", ".join(middles)} FROM ranked GROUP BY stage
     """  # noqa: S608 - no input in the SQL, only placeholders
-    return sql, [*values, *history_values, needs.median_min_sample]
+    bounds = [d.instant(ends[0] - window), d.instant(ends[-1])]
+    return sql, [*values, *bounds, *([needs.median_min_sample] * len(ends))]
