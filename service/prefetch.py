@@ -10,11 +10,10 @@ per record would cost more than it saves. Any exception the read raises (includi
 
 from __future__ import annotations
 
-import queue
-import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Generic, TypeVar
+
+from connectors.read_ahead import ReadAhead
 
 T = TypeVar("T")
 
@@ -25,27 +24,19 @@ _CHUNKS_AHEAD = 4
 MAX_AHEAD = (_CHUNKS_AHEAD + 2) * _CHUNK
 
 
-@dataclass(frozen=True)
-class _End:
-    error: BaseException | None
-
-
 class Prefetched(Generic[T]):
     """Iterate ``source`` on a thread, at most ``chunks`` chunks ahead of the consumer.
 
     ``flush_on`` marks items after which the pending chunk is handed over at once (the
     pipeline passes checkpoints, so a checkpoint is never held back behind a chunk).
+    The thread is a :class:`~connectors.read_ahead.ReadAhead` over chunks.
     """
 
     def __init__(
         self, source: Iterator[T], *, chunks: int = _CHUNKS_AHEAD, flush_on: Callable[[T], bool]
     ) -> None:
-        self._source, self._flush_on = source, flush_on
-        self._queue: queue.Queue[list[T] | _End] = queue.Queue(maxsize=chunks)
-        self._stop = threading.Event()
+        self._chunks = ReadAhead(_chunked(source, flush_on), ahead=chunks)
         self._pending: Iterator[T] = iter(())
-        self._thread = threading.Thread(target=self._produce, name="sync-read", daemon=True)
-        self._thread.start()
 
     def __iter__(self) -> Prefetched[T]:
         return self
@@ -54,45 +45,33 @@ class Prefetched(Generic[T]):
         while True:
             for item in self._pending:
                 return item
-            chunk = self._queue.get()
-            if isinstance(chunk, _End):
-                self._queue.put(chunk)  # stay exhausted if called again
-                if chunk.error is not None:
-                    raise chunk.error
-                raise StopIteration
-            self._pending = iter(chunk)
+            self._pending = iter(next(self._chunks))  # its StopIteration ends us too
 
     def close(self) -> None:
         """Stop the reader and wait for it; the source is closed on its own thread."""
-        self._stop.set()
-        self._thread.join()
+        self._chunks.close()
 
-    def _produce(self) -> None:
-        chunk: list[T] = []
-        try:
-            for item in self._source:
-                chunk.append(item)
-                if len(chunk) >= _CHUNK or self._flush_on(item):
-                    if not self._hand_over(chunk):
-                        return
-                    chunk = []
-            self._hand_over(chunk)
-            self._hand_over(_End(None))
-        except BaseException as error:  # re-raised in the consumer, whatever it is
-            self._hand_over(chunk)
-            self._hand_over(_End(error))
-        finally:
-            close = getattr(self._source, "close", None)
-            if callable(close):
-                close()
 
-    def _hand_over(self, chunk: list[T] | _End) -> bool:
-        if isinstance(chunk, list) and not chunk:
-            return True
-        while not self._stop.is_set():
+def _chunked(source: Iterator[T], flush_on: Callable[[T], bool]) -> Iterator[list[T]]:
+    """``source`` in lists; what it raises comes after the items read before it."""
+    chunk: list[T] = []
+    try:
+        while True:
             try:
-                self._queue.put(chunk, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
+                item = next(source)
+            except StopIteration:
+                break
+            except BaseException:
+                if chunk:
+                    yield chunk
+                raise
+            chunk.append(item)
+            if len(chunk) >= _CHUNK or flush_on(item):
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+    finally:
+        close = getattr(source, "close", None)
+        if callable(close):
+            close()
