@@ -138,12 +138,6 @@ class _Sql(_Dialect):
             return f"(julianday({later}) - julianday({earlier}))"
         return f"(EXTRACT(EPOCH FROM ({later} - {earlier})) / 86400.0)"
 
-    def field(self, name: str) -> str:
-        # Field names come from the validated rule document, not from user input.
-        if self.sqlite:
-            return f"json_extract(o.qualification, '$.{name}')"
-        return f"(o.qualification ->> '{name}')"
-
     def periods(self, rows: Sequence[tuple[int, datetime, datetime, datetime]]) -> Statement:
         """``p(idx, start_at, end_at, since_at, day_at)`` as a VALUES list."""
         one = f"({self.mark}, {self.ts()}, {self.ts()}, {self.ts()}, {self.date()})"
@@ -282,7 +276,7 @@ def _rep_snapshots(needs: SameNeeds, d: _Sql, connection_id: int) -> Statement:
     first = needs.rep_ends[0] - timedelta(days=needs.win_rate_days)
     history, history_values = d.history(needs.rep_ends[0])
     filled = " AND ".join(
-        f"{d.field(name)} IS NOT NULL AND {d.field(name)} <> ''" for name in needs.fields
+        f"{d.field_text(name)} IS NOT NULL AND {d.field_text(name)} <> ''" for name in needs.fields
     )
     stages = d.marks(len(needs.stages))
     sql = f"""

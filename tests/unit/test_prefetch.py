@@ -8,27 +8,17 @@ from collections.abc import Iterator
 import pytest
 
 from service.prefetch import MAX_AHEAD, Prefetched
-
-
-class Crash(BaseException):
-    pass
-
-
-def _numbers(n: int, *, fail_at: int | None = None) -> Iterator[int]:
-    for i in range(n):
-        if i == fail_at:
-            raise Crash(f"at {i}")
-        yield i
+from tests.unit.iterator_support import Crash, numbers
 
 
 def test_items_arrive_in_order_and_flush_markers_are_not_held_back():
-    items = Prefetched(_numbers(5_000), flush_on=lambda i: i % 7 == 0)
+    items = Prefetched(numbers(5_000), flush_on=lambda i: i % 7 == 0)
     assert list(items) == list(range(5_000))
     items.close()
 
 
 def test_an_exception_from_the_reader_reaches_the_consumer_after_the_items_before_it():
-    items = Prefetched(_numbers(1_000, fail_at=700), flush_on=lambda _: False)
+    items = Prefetched(numbers(1_000, fail_at=700), flush_on=lambda _: False)
     seen: list[int] = []
     with pytest.raises(Crash, match="at 700"):
         seen.extend(items)

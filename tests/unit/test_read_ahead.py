@@ -10,21 +10,11 @@ from collections.abc import Iterator
 import pytest
 
 from connectors.read_ahead import ReadAhead
-
-
-class Crash(BaseException):
-    pass
-
-
-def _numbers(n: int, *, fail_at: int | None = None) -> Iterator[int]:
-    for i in range(n):
-        if i == fail_at:
-            raise Crash(f"at {i}")
-        yield i
+from tests.unit.iterator_support import Crash, numbers
 
 
 def test_items_arrive_in_order_and_the_thread_ends_with_them():
-    with ReadAhead(_numbers(2_000)) as items:
+    with ReadAhead(numbers(2_000)) as items:
         assert list(items) == list(range(2_000))
         assert list(items) == []  # stays exhausted
     assert not items._thread.is_alive()
@@ -32,7 +22,7 @@ def test_items_arrive_in_order_and_the_thread_ends_with_them():
 
 def test_what_the_source_raises_reaches_the_consumer_after_the_items_before_it():
     seen: list[int] = []
-    with ReadAhead(_numbers(100, fail_at=60), ahead=3) as items, pytest.raises(Crash, match="60"):
+    with ReadAhead(numbers(100, fail_at=60), ahead=3) as items, pytest.raises(Crash, match="60"):
         seen.extend(items)
     assert seen == list(range(60))
 
