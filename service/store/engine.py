@@ -25,6 +25,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.settings import Settings, normalize_database_url
+from service.store import json_codec
 
 _SQLITE_BEGIN_MODES = frozenset({"DEFERRED", "IMMEDIATE", "EXCLUSIVE"})
 
@@ -41,6 +42,8 @@ def make_engine(settings: Settings, url: str | URL | None = None) -> Engine:
         echo=settings.db_echo,
         pool_size=settings.db_pool_size,
         pool_pre_ping=True,  # survive a PostgreSQL restart or an idle-connection reaper
+        json_serializer=json_codec.dumps,
+        json_deserializer=json_codec.loads,
     )
 
 
@@ -58,6 +61,8 @@ def _sqlite_engine(url: URL, *, busy_timeout_ms: int, echo: bool) -> Engine:
         url,
         echo=echo,
         connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False},
+        json_serializer=json_codec.dumps,
+        json_deserializer=json_codec.loads,
     )
     in_memory = url.database in (None, "", ":memory:")
 

@@ -10,7 +10,6 @@ key is left alone, and a finding refresh that changes nothing writes nothing.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -33,6 +32,7 @@ from rules.intents import (
 )
 from rules.metrics import SubjectKey
 from rules.policies import Severity
+from service.store import json_codec
 from service.store.models import (
     CrmWrite,
     Finding,
@@ -366,7 +366,7 @@ def _ids(session: Session, model: Any, connection_id: int, crm_ids: set[str]) ->
 
 def _json(value: Any) -> Any:
     """As the JSON column gives it back (lists, not tuples), so comparisons are exact."""
-    return json.loads(json.dumps(value, default=str))
+    return json_codec.loads(json_codec.dumps(value, default=str))
 
 
 def _rules_severity(stored: str) -> str:

@@ -87,12 +87,14 @@ def statements_run(store: Store) -> Iterator[list[str]]:
 def test_every_metric_is_one_statement_whatever_the_number_of_periods(
     store: Store, seeded: int, metric: MetricSpec
 ):
+    """Days in stage reads the open-deal snapshot the deal metrics share, and the stage
+    medians: two statements. Every other metric is one."""
     periods = PERIOD_SETS["months"] + PERIOD_SETS["weeks to date"]
     with store.unit_of_work() as session:
         session.execute(select(1))  # the transaction's BEGIN is not the metric's
         with statements_run(store) as statements:
             series = SqlMetricSource(session, seeded).measure(metric, periods)
-    assert len(statements) == 1
+    assert len(statements) == (2 if isinstance(metric, DaysInStage) else 1)
     assert series
     assert all(len(observations) == len(periods) for observations in series.values())
 
@@ -112,6 +114,26 @@ def test_pace_and_coverage_of_one_source_share_their_statement(store: Store, see
     assert coverage
     assert pace == again
     assert pace.keys() == coverage.keys()
+
+
+def test_the_deal_metrics_of_one_source_share_the_open_deal_snapshot(store: Store, seeded: int):
+    """Days since activity, close-date pushes and days in stage over the same periods read
+    one snapshot of the open deals; days in stage adds its stage medians. Other periods
+    are another snapshot."""
+    periods = PERIOD_SETS["weeks to date"]
+    with store.unit_of_work() as session:
+        session.execute(select(1))
+        source = SqlMetricSource(session, seeded)
+        with statements_run(store) as statements:
+            idle = source.measure(DaysSinceActivity(), periods)
+            pushes = source.measure(CloseDatePushes(), periods)
+            in_stage = source.measure(DaysInStage(), periods)
+        assert len(statements) == 2
+        with statements_run(store) as statements:
+            source.measure(DaysSinceActivity(), PERIOD_SETS["months"])
+        assert len(statements) == 1
+    assert idle
+    assert idle.keys() == pushes.keys() == in_stage.keys()
 
 
 def test_win_rates_differing_only_in_minimum_sample_share_their_statement(

@@ -40,7 +40,6 @@ from service.store.metric_queries.common import (
     REPS,
     Database,
     Frame,
-    days_between,
     deal_series,
     live_rep,
     number,
@@ -49,6 +48,7 @@ from service.store.metric_queries.common import (
     top_deal_columns,
     top_deals,
 )
+from service.store.metric_queries.deals import AMOUNT, IDX, IN_STAGE, STAGE, open_deals, picked
 from service.store.metric_queries.history import stage_spans
 from service.store.metric_queries.snapshot import deal_snapshot
 from service.store.types import UtcDateTime
@@ -164,31 +164,26 @@ def stage_medians(frame: Frame, periods: CTE, spans: CTE, spec: DaysInStage) -> 
 
 
 def measure_days_in_stage(db: Database, spec: DaysInStage, frame: Frame) -> MetricSeries:
+    """The open deals come from the snapshot the deal metrics share
+    (:func:`~.deals.open_deals`); the stage medians from one more small statement."""
     periods = frame.periods_cte(trailing_days=spec.trailing_days)
-    spans = stage_spans(frame.connection_id)
-    deals = deal_snapshot(frame, periods, ["stage", "entered_at", "amount"], open_only=True)
-    medians = stage_medians(frame, periods, spans, spec)
-    d, m = deals.c, medians.c
-    query = select(
-        d.rep,
-        d.idx,
-        d.deal,
-        d.stage,
-        d.amount,
-        days_between(d.end_at, d.entered_at),
-        m.median_days,
-    ).outerjoin_from(deals, medians, and_(m.idx == d.idx, m.stage == d.stage))
+    medians = stage_medians(frame, periods, stage_spans(frame.connection_id), spec)
+    median_of = {
+        (row.idx, row.stage): float(row.median_days)
+        for row in run(db, select(medians))
+        if row.median_days is not None
+    }
 
-    def observe(
-        stage: str, amount: Decimal | None, days: float | None, median: float | None
-    ) -> Observation:
+    def observe(idx: int, stage: str, amount: Decimal | None, days: float | None) -> Observation:
         found = {"amount": number(amount)}
+        median = median_of.get((idx, stage))
         if median is not None:
-            found["stage_median_days"] = float(median)
+            found["stage_median_days"] = median
         value = None if days is None else float(days)
         return Observation(value=value, sample=1, parts=found, detail=stage)
 
-    return deal_series(run(db, query), len(frame.periods), observe)
+    rows = picked(open_deals(db, frame), IDX, STAGE, AMOUNT, IN_STAGE)
+    return deal_series(rows, len(frame.periods), observe)
 
 
 def measure_qualification(
