@@ -80,6 +80,12 @@ class TimedSource:
         with self._clock.source_call(metric_label(metric, periods)):
             return self._source.measure(metric, periods)
 
+    def close(self) -> None:
+        close = getattr(self._source, "close", None)
+        if callable(close):
+            with self._clock.source_call(PROFILES):
+                close()
+
     def reps(self) -> Sequence[RepProfile]:
         with self._clock.source_call(PROFILES):
             return self._source.reps()

@@ -89,20 +89,30 @@ def evaluate_connection(
         with cyclic_gc_paused(), store.unit_of_work() as session:
             _serialise(session, connection_id)
             rules, invalid = _versioned(current_rules(session, enabled_only=False))
+            source = factory(session, connection_id)
             plan = evaluate(
                 rules,
-                SellersOnly(factory(session, connection_id), sellers(session, connection_id)),
+                SellersOnly(source, sellers(session, connection_id)),
                 live_findings(session, connection_id),
                 coaching_history(session, connection_id, moment),
                 moment,
                 settings=settings,
             )
+            _release(source)
             applied = apply_plan(session, connection_id, plan)
             if dry_run:
                 raise _DryRun(EvaluationResult(connection_id, moment, plan, applied, True, invalid))
     except _DryRun as rolled_back:
         return rolled_back.result
     return EvaluationResult(connection_id, moment, plan, applied, dry_run, invalid)
+
+
+def _release(source: MetricSource) -> None:
+    """Let a source that made something in the transaction (the SQL source's temporary
+    tables) drop it; the core's port has no such step, so it is asked for by name."""
+    close = getattr(source, "close", None)
+    if callable(close):
+        close()
 
 
 class _DryRun(Exception):  # noqa: N818 - control flow: leave the unit of work by rollback

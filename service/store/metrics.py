@@ -34,6 +34,7 @@ from rules.metrics import (
 from rules.periods import Period
 from service.store.metric_queries import activity, deals, objectives, stages
 from service.store.metric_queries.common import OPPORTUNITIES, REPS, Database, Frame
+from service.store.metric_queries.history import drop_temporary_tables
 from service.store.models import SyncState
 
 _Measure = Callable[[Database, Any, Frame], MetricSeries]
@@ -68,6 +69,13 @@ class SqlMetricSource:
         measure = _MEASURES[type(metric)]
         frame = Frame(self._connection_id, tuple(periods), self._shared)
         return measure(self._db, metric, frame)
+
+    def close(self) -> None:
+        """Drop what the source made in the transaction (the temporary stage spans): on
+        SQLite they would outlive it on the pooled connection. Measuring again after
+        this makes them anew."""
+        drop_temporary_tables(self._db, self._shared)
+        self._shared.clear()
 
     def reps(self) -> Sequence[RepProfile]:
         r = REPS.c

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, select, text
 
 from rules.metrics import (
     ActivityCount,
@@ -94,9 +94,53 @@ def test_every_metric_is_one_statement_whatever_the_number_of_periods(
         session.execute(select(1))  # the transaction's BEGIN is not the metric's
         with statements_run(store) as statements:
             series = SqlMetricSource(session, seeded).measure(metric, periods)
-    assert len(statements) == (2 if isinstance(metric, DaysInStage) else 1)
+    assert len(queries(statements)) == (2 if isinstance(metric, DaysInStage) else 1)
     assert series
     assert all(len(observations) == len(periods) for observations in series.values())
+
+
+def queries(statements: list[str]) -> list[str]:
+    """The statements but the temporary stage-spans table's making and dropping."""
+    return [s for s in statements if not s.startswith(SPANS_DDL)]
+
+
+SPANS_DDL = ("CREATE TEMPORARY TABLE", "DROP TABLE IF EXISTS")
+
+
+def temporary_tables(session: Any) -> set[str]:
+    if session.get_bind().dialect.name == "sqlite":
+        listed = "SELECT name FROM sqlite_temp_master WHERE type = 'table'"
+    else:
+        listed = (
+            "SELECT tablename FROM pg_tables"
+            " WHERE schemaname = pg_my_temp_schema()::regnamespace::text"
+        )
+    return set(session.scalars(text(listed)))
+
+
+def test_the_stage_spans_are_made_once_per_source_and_dropped_when_it_closes(
+    store: Store, seeded: int
+):
+    """Every metric that reads stage spans reads one temporary table per source; closing
+    the source drops it (on SQLite it would outlive the transaction), and a new source
+    makes it afresh, so it never shows another moment's history."""
+    periods = PERIOD_SETS["weeks to date"]
+    with store.unit_of_work() as session:
+        session.execute(select(1))
+        source = SqlMetricSource(session, seeded)
+        with statements_run(store) as statements:
+            for metric in (DaysInStage(), WinRate(), DaysSinceActivity(), StageDuration()):
+                assert source.measure(metric, periods)
+        made = [s for s in statements if s.startswith("CREATE TEMPORARY TABLE")]
+        assert len(made) == 1
+        assert temporary_tables(session) == {f"dc_stage_spans_{seeded}"}
+        source.close()
+        assert temporary_tables(session) == set()
+        again = SqlMetricSource(session, seeded)
+        assert again.measure(DaysInStage(), periods) == source.measure(DaysInStage(), periods)
+        again.close()
+        source.close()
+        assert temporary_tables(session) == set()
 
 
 def test_pace_and_coverage_of_one_source_share_their_statement(store: Store, seeded: int):
@@ -128,10 +172,10 @@ def test_the_deal_metrics_of_one_source_share_the_open_deal_snapshot(store: Stor
             idle = source.measure(DaysSinceActivity(), periods)
             pushes = source.measure(CloseDatePushes(), periods)
             in_stage = source.measure(DaysInStage(), periods)
-        assert len(statements) == 2
+        assert len(queries(statements)) == 2
         with statements_run(store) as statements:
             source.measure(DaysSinceActivity(), PERIOD_SETS["months"])
-        assert len(statements) == 1
+        assert len(queries(statements)) == 1
     assert idle
     assert idle.keys() == pushes.keys() == in_stage.keys()
 
@@ -147,7 +191,7 @@ def test_win_rates_differing_only_in_minimum_sample_share_their_statement(
             lenient = source.measure(WinRate(min_sample=1), periods)
             strict = source.measure(WinRate(min_sample=1000), periods)
             by_amount = source.measure(WinRate(min_sample=1, measure="amount"), periods)
-    assert len(statements) == 2
+    assert len(queries(statements)) == 2
     measured = [o for series in lenient.values() for o in series if o and o.value is not None]
     assert measured
     assert all(o is None or o.value is None for series in strict.values() for o in series)

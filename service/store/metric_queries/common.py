@@ -79,9 +79,10 @@ class Frame:
 
     connection_id: int
     periods: Sequence[Period]
-    #: Results shared between metrics of one source that run the same statement (quota
-    #: pace and pipeline coverage read the same totals): name -> rows.
-    shared: dict[tuple[str, tuple[Period, ...]], Sequence[Row[Any]]] = field(
+    #: What metrics of one source share: the rows of a statement they all run (quota pace
+    #: and pipeline coverage read the same totals), keyed by name and periods; temporary
+    #: tables the source made (``history.stage_spans``).
+    shared: dict[tuple[str, tuple[Period, ...]], Any] = field(
         default_factory=dict, compare=False, hash=False, repr=False
     )
 
@@ -90,7 +91,8 @@ class Frame:
         key = (name, tuple(self.periods))
         if key not in self.shared:
             self.shared[key] = compute()
-        return self.shared[key]
+        rows: Sequence[Row[Any]] = self.shared[key]
+        return rows
 
     def bounds(self, trailing_days: int = 0) -> Bounds:
         """The outer limits of the periods as bound literals (see :class:`Bounds`)."""

@@ -27,6 +27,7 @@ from service.store.metric_queries.common import (
     number,
     run,
 )
+from service.store.metric_queries.history import stage_spans
 from service.store.metric_queries.snapshot import SnapshotColumn, deal_snapshot
 
 # Positions in an open-deal row (rows are unpacked by position: see ``deal_series``).
@@ -47,7 +48,8 @@ def open_deals(db: Database, frame: Frame) -> Sequence[Row[Any]]:
         columns: list[SnapshotColumn] = [
             "stage", "entered_at", "amount", "created_at", "pushes", "days_pushed",
         ]  # fmt: skip
-        deals = deal_snapshot(frame, periods, columns, open_only=True)
+        spans = stage_spans(db, frame)
+        deals = deal_snapshot(frame, periods, columns, open_only=True, spans=spans)
         d, a = deals.c, ACTIVITIES.c
         last_activity = (
             select(a.occurred_at)

@@ -15,17 +15,42 @@ hides it from the instant of deletion on. Ties on ``changed_at`` are broken by C
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import CTE, ColumnElement, Select, Subquery, and_, case, func, or_, select
+from sqlalchemy import (
+    CTE,
+    ClauseElement,
+    Column,
+    ColumnElement,
+    Executable,
+    Float,
+    FromClause,
+    MetaData,
+    Select,
+    String,
+    Subquery,
+    Table,
+    and_,
+    case,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from connectors.records import StageCategory
-from service.store.metric_queries.common import CHANGES, OPPORTUNITIES, Bounds, days_between
+from service.store.metric_queries.common import (
+    CHANGES,
+    OPPORTUNITIES,
+    Bounds,
+    Database,
+    Frame,
+    days_between,
+)
 from service.store.types import UtcDateTime
 
 StateField = Literal["stage", "amount", "close_date", "probability"]
@@ -164,7 +189,7 @@ def _recorded(connection_id: int, column: str, name: str, deals: Deals = ()) -> 
     )
 
 
-def stage_spans(connection_id: int, deals: Deals = (), name: str = "stage_spans") -> CTE:
+def _stage_span_rows(connection_id: int, deals: Deals = ()) -> Select[Any]:
     """A deal's time in each stage: from a change that put it in a stage (one that
     recorded a stage different from the recording before it; the first recording always
     does) to the next such change (``ended_at`` NULL while the deal is still in it).
@@ -191,7 +216,7 @@ def stage_spans(connection_id: int, deals: Deals = (), name: str = "stage_spans"
         .label("ended_at"),
     ).subquery("stage_span_rows")
     s, o = spans.c, OPPORTUNITIES.c
-    query = select(
+    return select(
         s.deal,
         s.stage,
         stint_category(s.stage, s.stage_category).label("stage_category"),
@@ -202,7 +227,81 @@ def stage_spans(connection_id: int, deals: Deals = (), name: str = "stage_spans"
         o.created_in_crm_at.label("created_at"),
         o.deleted_at,
     ).join_from(spans, OPPORTUNITIES, and_(o.connection_id == connection_id, o.crm_id == s.deal))
-    return computed_once(query, name)
+
+
+def stage_spans(db: Database, frame: Frame) -> Table:
+    """The stage spans of every deal of the connection (:func:`_stage_span_rows`), made
+    once per metric source into a temporary table that the stage medians, the win rate
+    and the open-deal snapshots all read: each of them used to repeat the two window
+    passes over the whole history that make the spans, the costliest work of an
+    evaluation. The table is the history as this source first read it; it lives in the
+    transaction's connection (dropped at commit on PostgreSQL, by
+    :func:`drop_temporary_tables` at the end of an evaluation on both).
+    """
+    key = ("stage spans", ())
+    table: Table | None = frame.shared.get(key)
+    if table is None:
+        table = _spans_table(f"dc_stage_spans_{int(frame.connection_id)}")
+        db.execute(_DropTemporaryTable(table.name))
+        db.execute(_CreateTemporaryTableAs(table.name, _stage_span_rows(frame.connection_id)))
+        frame.shared[key] = table
+    return table
+
+
+def drop_temporary_tables(db: Database, shared: Mapping[Any, Any]) -> None:
+    """Drop the temporary tables a metric source made (see :func:`stage_spans`)."""
+    for value in shared.values():
+        if isinstance(value, Table):
+            db.execute(_DropTemporaryTable(value.name))
+
+
+def _spans_table(name: str) -> Table:
+    return Table(
+        name,
+        MetaData(),
+        Column("deal", String),
+        Column("stage", String),
+        Column("stage_category", String),
+        Column("started_at", UtcDateTime()),
+        Column("ended_at", UtcDateTime()),
+        Column("days", Float),
+        Column("rep", String),
+        Column("created_at", UtcDateTime()),
+        Column("deleted_at", UtcDateTime()),
+    )
+
+
+class _CreateTemporaryTableAs(Executable, ClauseElement):
+    """``CREATE TEMPORARY TABLE name AS query``; on PostgreSQL dropped at commit too."""
+
+    inherit_cache = False
+
+    def __init__(self, name: str, query: Select[Any]) -> None:
+        self.name, self.query = name, query
+
+
+@compiles(_CreateTemporaryTableAs)
+def _create_temporary_table_as(
+    element: _CreateTemporaryTableAs, compiler: SQLCompiler, **kw: Any
+) -> str:
+    on_commit = " ON COMMIT DROP" if compiler.dialect.name == "postgresql" else ""
+    query = compiler.process(element.query, **kw)
+    return f"CREATE TEMPORARY TABLE {element.name}{on_commit} AS {query}"
+
+
+class _DropTemporaryTable(Executable, ClauseElement):
+    """``DROP TABLE IF EXISTS`` the temporary table ``name`` (never a permanent one)."""
+
+    inherit_cache = False
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+@compiles(_DropTemporaryTable)
+def _drop_temporary_table(element: _DropTemporaryTable, compiler: SQLCompiler, **kw: Any) -> str:
+    schema = "pg_temp" if compiler.dialect.name == "postgresql" else "temp"
+    return f"DROP TABLE IF EXISTS {schema}.{element.name}"
 
 
 def stint_category(stage: ColumnElement[Any], category: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -282,7 +381,7 @@ def pushes_at(pushes: CTE, periods: CTE, bounds: Bounds) -> Subquery:
     )
 
 
-def span_at(spans: CTE, periods: CTE, bounds: Bounds) -> Subquery:
+def span_at(spans: FromClause, periods: CTE, bounds: Bounds) -> Subquery:
     """For each period, each deal's stage span in force at the period end."""
     s, end = spans.c, periods.c.end_at
     in_force = and_(s.started_at <= end, or_(s.ended_at.is_(None), s.ended_at > end))

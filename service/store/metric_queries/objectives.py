@@ -46,7 +46,7 @@ from service.store.metric_queries.common import (
     top_deal_columns,
     top_deals,
 )
-from service.store.metric_queries.history import category_in_window
+from service.store.metric_queries.history import category_in_window, stage_spans
 from service.store.metric_queries.snapshot import SnapshotColumn, deal_snapshot
 
 OPEN, WON, LOST = StageCategory.OPEN.value, StageCategory.WON.value, StageCategory.LOST.value
@@ -238,6 +238,7 @@ def measure_win_rate(db: Database, spec: WinRate, frame: Frame) -> MetricSeries:
         periods,
         [*wanted, "amount"] if spec.measure == "amount" else wanted,
         deals=[_closing_in_some_window(frame, spec.trailing_days)],
+        spans=stage_spans(db, frame),
     )
     d = deals.c
     weight = d.amount if spec.measure == "amount" else 1

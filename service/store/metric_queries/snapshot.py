@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from sqlalchemy import CTE, ColumnElement, Subquery, and_, case, func, select
+from sqlalchemy import CTE, ColumnElement, FromClause, Subquery, and_, case, func, select
 
 from connectors.records import StageCategory
 from service.store.metric_queries.common import (
@@ -30,7 +30,6 @@ from service.store.metric_queries.history import (
     open_in_window,
     pushes_at,
     span_at,
-    stage_spans,
     state_at,
     state_history,
 )
@@ -52,7 +51,7 @@ def deal_snapshot(
     open_only: bool = False,
     deals: Sequence[ColumnElement[bool]] = (),
     where: Sequence[ColumnElement[bool]] = (),
-    spans: CTE | None = None,
+    spans: FromClause | None = None,
 ) -> CTE:
     """Every deal of a live rep that exists at each period end, with its state then.
 
@@ -61,9 +60,8 @@ def deal_snapshot(
     snapshot is materialized, so every extra column is paid for on every deal and
     period. ``deals`` (conditions on ``OPPORTUNITIES`` alone) limits the deals, and the
     history read for them; ``where`` conditions may also use ``periods``. ``spans``
-    passes in a :func:`~.history.stage_spans` CTE to reuse; without, the snapshot
-    builds its own over the chosen deals only (much cheaper than joining every deal's
-    spans to the periods when most deals are filtered out).
+    (every deal's, :func:`~.history.stage_spans`) is what ``entered_at`` and
+    ``closed_change_at`` are read from; it must be given when they are asked for.
     """
     o, p, connection_id = OPPORTUNITIES.c, periods.c, frame.connection_id
     bounds = frame.bounds()
@@ -86,7 +84,7 @@ def deal_snapshot(
     entries = bool(_ENTRY_COLUMNS & set(columns))
     if entries:
         if spans is None:
-            spans = stage_spans(connection_id, chosen, name="snapshot_stage_spans")
+            raise ValueError("entered_at and closed_change_at need the stage spans")
         attach("stage", span_at(spans, periods, bounds))
     fields = _state_fields(columns, open_only, stage_known=entries)
     if fields:

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import (
     CTE,
     ColumnElement,
+    FromClause,
     Row,
     Subquery,
     and_,
@@ -54,7 +55,7 @@ from service.store.metric_queries.snapshot import deal_snapshot
 from service.store.types import UtcDateTime
 
 
-def _alive(spans: CTE, end: ColumnElement[datetime]) -> ColumnElement[bool]:
+def _alive(spans: FromClause, end: ColumnElement[datetime]) -> ColumnElement[bool]:
     """The stint's deal existed at ``end`` (created by then, not deleted by then)."""
     s = spans.c
     return and_(
@@ -68,7 +69,7 @@ def measure_stage_duration(db: Database, spec: StageDuration, frame: Frame) -> M
     per-rep mean is combined in Python from these few rows."""
     periods = frame.periods_cte(trailing_days=spec.trailing_days)
     bounds = frame.bounds(spec.trailing_days)
-    s, p = stage_spans(frame.connection_id), periods.c
+    s, p = stage_spans(db, frame), periods.c
     open_stage = s.c.stage_category == StageCategory.OPEN.value
     wanted = s.c.stage.in_(spec.stages) if spec.stages else open_stage
     in_window = and_(s.c.ended_at >= p.since_at, s.c.ended_at < p.end_at, _alive(s, p.end_at))
@@ -100,7 +101,7 @@ def _stage_means(rows: Sequence[Row[Any]], period_count: int) -> MetricSeries:
     return out
 
 
-def stage_medians(frame: Frame, periods: CTE, spans: CTE, spec: DaysInStage) -> Subquery:
+def stage_medians(frame: Frame, periods: CTE, spans: FromClause, spec: DaysInStage) -> Subquery:
     """Per period and stage: the median completed stint, when there are enough of them.
 
     The periods' windows overlap heavily (three consecutive days of 365-day windows), so
@@ -167,7 +168,7 @@ def measure_days_in_stage(db: Database, spec: DaysInStage, frame: Frame) -> Metr
     """The open deals come from the snapshot the deal metrics share
     (:func:`~.deals.open_deals`); the stage medians from one more small statement."""
     periods = frame.periods_cte(trailing_days=spec.trailing_days)
-    medians = stage_medians(frame, periods, stage_spans(frame.connection_id), spec)
+    medians = stage_medians(frame, periods, stage_spans(db, frame), spec)
     median_of = {
         (row.idx, row.stage): float(row.median_days)
         for row in run(db, select(medians))
