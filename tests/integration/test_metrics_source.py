@@ -104,7 +104,7 @@ def queries(statements: list[str]) -> list[str]:
     return [s for s in statements if not s.startswith(SPANS_DDL)]
 
 
-SPANS_DDL = ("CREATE TEMPORARY TABLE", "DROP TABLE IF EXISTS")
+SPANS_DDL = ("CREATE TEMPORARY TABLE", "CREATE INDEX", "DROP TABLE IF EXISTS")
 
 
 def temporary_tables(session: Any) -> set[str]:

@@ -26,7 +26,6 @@ from sqlalchemy import (
     ColumnElement,
     Executable,
     Float,
-    FromClause,
     MetaData,
     Select,
     String,
@@ -39,6 +38,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -244,8 +244,16 @@ def stage_spans(db: Database, frame: Frame) -> Table:
         table = _spans_table(f"dc_stage_spans_{int(frame.connection_id)}")
         db.execute(_DropTemporaryTable(table.name))
         db.execute(_CreateTemporaryTableAs(table.name, _stage_span_rows(frame.connection_id)))
+        if _dialect_name(db) == "sqlite":
+            # SQLite joins the spans by deal with a nested loop: it needs the index.
+            # PostgreSQL hashes them, and the index would only cost its making.
+            db.execute(_CreateTemporaryIndex(table.name, ("deal", "started_at")))
         frame.shared[key] = table
     return table
+
+
+def _dialect_name(db: Database) -> str:
+    return db.get_bind().dialect.name if isinstance(db, Session) else db.dialect.name
 
 
 def drop_temporary_tables(db: Database, shared: Mapping[Any, Any]) -> None:
@@ -287,6 +295,24 @@ def _create_temporary_table_as(
     on_commit = " ON COMMIT DROP" if compiler.dialect.name == "postgresql" else ""
     query = compiler.process(element.query, **kw)
     return f"CREATE TEMPORARY TABLE {element.name}{on_commit} AS {query}"
+
+
+class _CreateTemporaryIndex(Executable, ClauseElement):
+    """An index on a temporary table (in SQLite's ``temp`` schema, as the table is)."""
+
+    inherit_cache = False
+
+    def __init__(self, table: str, columns: Sequence[str]) -> None:
+        self.table, self.columns = table, tuple(columns)
+
+
+@compiles(_CreateTemporaryIndex)
+def _create_temporary_index(
+    element: _CreateTemporaryIndex, compiler: SQLCompiler, **kw: Any
+) -> str:
+    schema = "temp." if compiler.dialect.name == "sqlite" else ""
+    name = f"{element.table}_{'_'.join(element.columns)}"
+    return f"CREATE INDEX {schema}{name} ON {element.table} ({', '.join(element.columns)})"
 
 
 class _DropTemporaryTable(Executable, ClauseElement):
@@ -378,19 +404,4 @@ def pushes_at(pushes: CTE, periods: CTE, bounds: Bounds) -> Subquery:
         .where(h.changed_at <= bounds.last_end)
         .group_by(periods.c.idx, h.deal)
         .subquery("pushes_at")
-    )
-
-
-def span_at(spans: FromClause, periods: CTE, bounds: Bounds) -> Subquery:
-    """For each period, each deal's stage span in force at the period end."""
-    s, end = spans.c, periods.c.end_at
-    in_force = and_(s.started_at <= end, or_(s.ended_at.is_(None), s.ended_at > end))
-    in_some_period = and_(
-        s.started_at <= bounds.last_end, or_(s.ended_at.is_(None), s.ended_at > bounds.first_end)
-    )
-    return (
-        select(periods.c.idx, s.deal, s.stage, s.stage_category, s.started_at)
-        .join_from(periods, spans, in_force)
-        .where(in_some_period)
-        .subquery("span_at")
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from sqlalchemy import CTE, ColumnElement, FromClause, Subquery, and_, case, func, select
+from sqlalchemy import CTE, ColumnElement, FromClause, Subquery, and_, case, func, or_, select
 
 from connectors.records import StageCategory
 from service.store.metric_queries.common import (
@@ -29,7 +29,6 @@ from service.store.metric_queries.history import (
     computed_once,
     open_in_window,
     pushes_at,
-    span_at,
     state_at,
     state_history,
 )
@@ -74,7 +73,7 @@ def deal_snapshot(
         .join(OPPORTUNITIES, and_(deal_exists(periods, connection_id), *only_chosen))
         .join(REPS, live_rep(periods, connection_id, o.owner_crm_id))
     )
-    found: dict[str, Subquery] = {}
+    found: dict[str, FromClause] = {}
 
     def attach(name: str, history: Subquery) -> None:
         nonlocal query
@@ -85,7 +84,16 @@ def deal_snapshot(
     if entries:
         if spans is None:
             raise ValueError("entered_at and closed_change_at need the stage spans")
-        attach("stage", span_at(spans, periods, bounds))
+        # The span in force at the period end (spans of a deal never overlap), found by
+        # deal: on SQLite a probe of the spans table's index per deal and period.
+        span = spans.alias("span_at")
+        in_force = and_(
+            span.c.deal == o.crm_id,
+            span.c.started_at <= p.end_at,
+            or_(span.c.ended_at.is_(None), span.c.ended_at > p.end_at),
+        )
+        query = query.outerjoin(span, in_force)
+        found["stage"] = span
     fields = _state_fields(columns, open_only, stage_known=entries)
     if fields:
         attach(
@@ -112,7 +120,7 @@ def _state_fields(
     return fields
 
 
-def category(stage_at: Subquery) -> ColumnElement[Any]:
+def category(stage_at: FromClause) -> ColumnElement[Any]:
     """The stage category as of the instant (the current one without stage history).
 
     A history entry may name a stage the CRM's stage list no longer knows (no category):
@@ -127,7 +135,7 @@ def category(stage_at: Subquery) -> ColumnElement[Any]:
     )
 
 
-def _column(name: str, found: dict[str, Subquery], periods: CTE) -> Any:
+def _column(name: str, found: dict[str, FromClause], periods: CTE) -> Any:
     o = OPPORTUNITIES.c
     direct = {
         "created_at": o.created_in_crm_at,
