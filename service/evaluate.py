@@ -206,8 +206,18 @@ def _serialise(session: Session, connection_id: int) -> None:
         # Deal snapshots hash a few hundred thousand (period, deal) rows; at the default
         # 4 MB they spill to disk in dozens of batches. Still per transaction only.
         session.execute(text("SET LOCAL work_mem = '64MB'"))
+        # Evidence documents are about 2 KB: most are compressed when stored, and lz4
+        # does it in a fraction of pglz's time (where the server was built with it).
+        if session.scalar(text(_HAS_LZ4)):
+            session.execute(text("SET LOCAL default_toast_compression = 'lz4'"))
     else:
         session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+
+
+_HAS_LZ4 = (
+    "SELECT coalesce(bool_or('lz4' = ANY(enumvals)), false) FROM pg_settings"
+    " WHERE name = 'default_toast_compression'"
+)
 
 
 def _versioned(stored: Sequence[StoredRule]) -> tuple[list[VersionedRule], tuple[str, ...]]:

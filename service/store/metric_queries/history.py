@@ -26,6 +26,7 @@ from sqlalchemy import (
     ColumnElement,
     Executable,
     Float,
+    FromClause,
     MetaData,
     Select,
     String,
@@ -341,42 +342,41 @@ def stint_category(stage: ColumnElement[Any], category: ColumnElement[Any]) -> C
     )
 
 
-def open_in_window(connection_id: int, bounds: Bounds) -> ColumnElement[bool]:
+def open_in_window(spans: FromClause, bounds: Bounds) -> ColumnElement[bool]:
     """A condition on ``opportunities``: the deal can be open at some instant from
     ``bounds.first_end`` on (see :func:`category_in_window`)."""
-    return category_in_window(connection_id, bounds, (StageCategory.OPEN,))
+    return category_in_window(spans, bounds, (StageCategory.OPEN,))
 
 
 def category_in_window(
-    connection_id: int, bounds: Bounds, categories: Sequence[StageCategory]
+    spans: FromClause, bounds: Bounds, categories: Sequence[StageCategory]
 ) -> ColumnElement[bool]:
     """A condition on ``opportunities``: the deal can be in one of ``categories`` at some
-    instant from ``bounds.first_end`` on. Exact, not a heuristic: a deal whose stage was
-    recorded after ``first_end`` may be anything then and is kept; any other deal has, at
-    every such instant, the category of its newest stage recording (or, with none, its
-    current one), found by one backward step on the history index.
+    instant from ``bounds.first_end`` on, read from the stage spans (:func:`stage_spans`).
+
+    A superset, never a guess: a deal is in such a category at such an instant only
+    while a span of that category is in force, which then ends after ``first_end`` or
+    not at all; before its first span (or without any), a deal has its current category,
+    and a deal whose first span starts after ``first_end`` is kept whatever it was.
 
     Most of an org's deals closed long ago; dropping them before the snapshot joins them
-    to every period (and sorts their history) is what keeps the deal metrics cheap.
+    to every period (and sorts their history) is what keeps the deal metrics cheap. One
+    pass over the spans table, hashed, where probing the history index per deal cost
+    more than the rest of a snapshot.
     """
-    o, c = OPPORTUNITIES.c, CHANGES.alias("stage_changes").c
-    of_deal = (c.connection_id == connection_id, c.opportunity_crm_id == o.crm_id)
-    moved = (
-        select(c.id)
-        .where(*of_deal, c.stage.is_not(None), c.changed_at > bounds.first_end)
-        .correlate(OPPORTUNITIES)
-        .exists()
-    )
-    newest = (
-        select(stint_category(c.stage, c.stage_category))
-        .where(*of_deal, c.stage.is_not(None))
-        .order_by(c.changed_at.desc(), c.crm_id.desc())
-        .limit(1)
-        .correlate(OPPORTUNITIES)
-        .scalar_subquery()
-    )
+    o, s = OPPORTUNITIES.c, spans.c
     wanted = [category.value for category in categories]
-    return or_(moved, func.coalesce(newest, o.stage_category).in_(wanted))
+    may_be = select(s.deal).where(
+        or_(
+            and_(
+                s.stage_category.in_(wanted),
+                or_(s.ended_at.is_(None), s.ended_at > bounds.first_end),
+            ),
+            s.started_at > bounds.first_end,
+        )
+    )
+    without_spans = and_(o.stage_category.in_(wanted), o.crm_id.not_in(select(s.deal)))
+    return or_(o.crm_id.in_(may_be), without_spans)
 
 
 def close_date_pushes(connection_id: int, deals: Deals = ()) -> CTE:

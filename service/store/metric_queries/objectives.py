@@ -81,7 +81,7 @@ def quota_at(connection_id: int, periods: CTE) -> CTE:
     return select(ranked).where(ranked.c.rank == 1).cte("quota_at")
 
 
-def _quota_totals(frame: Frame) -> Select[Any]:
+def _quota_totals(db: Database, frame: Frame) -> Select[Any]:
     """Per rep and period with a quota: open, won and weighted amounts closing in it.
 
     The deals are totalled first (deals joined to the few quota rows), and the totals
@@ -90,9 +90,8 @@ def _quota_totals(frame: Frame) -> Select[Any]:
     """
     periods = frame.periods_cte()
     quota = quota_at(frame.connection_id, periods)
-    open_or_won = category_in_window(
-        frame.connection_id, frame.bounds(), (StageCategory.OPEN, StageCategory.WON)
-    )
+    spans = stage_spans(db, frame)
+    open_or_won = category_in_window(spans, frame.bounds(), (StageCategory.OPEN, StageCategory.WON))
     deals = deal_snapshot(
         frame,
         periods,
@@ -183,7 +182,7 @@ def measure_pipeline_coverage(db: Database, spec: PipelineCoverage, frame: Frame
         )
 
     return rep_series(
-        frame.once("quota totals", lambda: run(db, _quota_totals(frame))),
+        frame.once("quota totals", lambda: run(db, _quota_totals(db, frame))),
         len(frame.periods),
         observe,
     )
@@ -203,7 +202,7 @@ def measure_quota_pace(db: Database, spec: QuotaPace, frame: Frame) -> MetricSer
         )
 
     return rep_series(
-        frame.once("quota totals", lambda: run(db, _quota_totals(frame))),
+        frame.once("quota totals", lambda: run(db, _quota_totals(db, frame))),
         len(frame.periods),
         observe,
     )

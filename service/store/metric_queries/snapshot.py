@@ -64,7 +64,11 @@ def deal_snapshot(
     """
     o, p, connection_id = OPPORTUNITIES.c, periods.c, frame.connection_id
     bounds = frame.bounds()
-    conditions = [*deals, open_in_window(connection_id, bounds)] if open_only else list(deals)
+    conditions = list(deals)
+    if open_only:
+        if spans is None:
+            raise ValueError("open_only needs the stage spans")
+        conditions.append(open_in_window(spans, bounds))
     chosen: Deals = chosen_deals(connection_id, conditions) if conditions else ()
     only_chosen = [o.crm_id.in_(select(chosen.c.crm_id))] if isinstance(chosen, CTE) else []
     query = (

@@ -51,7 +51,7 @@ from service.store.metric_queries.common import (
 )
 from service.store.metric_queries.deals import AMOUNT, IDX, IN_STAGE, STAGE, open_deals, picked
 from service.store.metric_queries.history import stage_spans
-from service.store.metric_queries.snapshot import deal_snapshot
+from service.store.metric_queries.snapshot import SnapshotColumn, deal_snapshot
 from service.store.types import UtcDateTime
 
 
@@ -192,7 +192,8 @@ def measure_qualification(
 ) -> MetricSeries:
     """Open deals in the named stages; a field is filled when present, not null, not ''."""
     periods = frame.periods_cte()
-    deals = deal_snapshot(frame, periods, ["stage", "amount", "qualification"], open_only=True)
+    columns: list[SnapshotColumn] = ["stage", "amount", "qualification"]
+    deals = deal_snapshot(frame, periods, columns, open_only=True, spans=stage_spans(db, frame))
     d = deals.c
     filled = [d.qualification[name].as_string() for name in spec.fields]
     complete = case((and_(*(value.is_not(None) & (value != "") for value in filled)), 1), else_=0)
