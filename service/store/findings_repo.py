@@ -12,10 +12,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from enum import Enum
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import String, bindparam, cast, func, insert, literal_column, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
@@ -220,8 +222,7 @@ class PlanWriter:
     def write_findings(self) -> None:
         """Insert the new findings (ids back in order), then every transition."""
         if self._new:
-            statement = insert(Finding).returning(Finding.id, sort_by_parameter_order=True)
-            ids = self.session.scalars(statement, [row for _, row in self._new]).all()
+            ids = self._insert_findings([row for _, row in self._new])
             for (key, row), finding_id in zip(self._new, ids, strict=True):
                 self._opened[key] = finding_id
                 self.applied.opened.append(finding_id)
@@ -229,8 +230,35 @@ class PlanWriter:
             self._new = []
         self.session.flush()
         if self._transitions:
-            self.session.execute(insert(FindingTransition), self._transitions)
+            if self._postgresql:
+                self.session.execute(_insert_from_document(FindingTransition, self._transitions))
+            else:
+                self.session.execute(insert(FindingTransition), self._transitions)
             self._transitions = []
+
+    def _insert_findings(self, rows: list[dict[str, Any]]) -> list[int]:
+        """The new findings' ids, in the order of ``rows``.
+
+        PostgreSQL gets one statement of column arrays; the ids are matched back by
+        rule and subject, unique among live findings (a partial unique index), rather
+        than trusting the order RETURNING happens to keep. SQLite keeps SQLAlchemy's
+        ordered batches."""
+        if not self._postgresql:
+            statement = insert(Finding).returning(Finding.id, sort_by_parameter_order=True)
+            return list(self.session.scalars(statement, rows).all())
+        table = Finding.__table__
+        c = table.c
+        returned = self.session.execute(
+            _insert_from_document(Finding, rows).returning(
+                c.id, c.rule_id, c.rep_id, c.opportunity_id
+            )
+        )
+        by_subject = {(r.rule_id, r.rep_id, r.opportunity_id): r.id for r in returned}
+        return [by_subject[row["rule_id"], row["rep_id"], row["opportunity_id"]] for row in rows]
+
+    @property
+    def _postgresql(self) -> bool:
+        return self.session.get_bind().dialect.name == "postgresql"
 
     def queue_task(self, task: CreateCoachingTask) -> None:
         finding_id = task.finding_id or self._opened.get((task.rule_key, task.subject_key))
@@ -285,13 +313,14 @@ class PlanWriter:
         returns how many went in."""
         if not rows:
             return 0
-        dialect = self.session.get_bind().dialect.name
-        insert_into = postgresql.insert if dialect == "postgresql" else sqlite.insert
         table = model.__table__
-        statement = insert_into(table).on_conflict_do_nothing(index_elements=key)
+        if self._postgresql:
+            arrays = _insert_from_document(model, rows).on_conflict_do_nothing(index_elements=key)
+            return len(self.session.execute(arrays.returning(table.c.id)).all())
+        batched = sqlite.insert(table).on_conflict_do_nothing(index_elements=key)
         inserted = 0
         for chunk in _chunks(list(rows), 1000):
-            result = self.session.execute(statement.returning(table.c.id), chunk)
+            result = self.session.execute(batched.returning(table.c.id), chunk)
             inserted += len(result.all())
         return inserted
 
@@ -304,6 +333,36 @@ class PlanWriter:
             "evidence": finding.evidence,
         }
         self._transitions.append(_transition_row(finding.id, self.as_of, action, values))
+
+
+def _insert_from_document(model: Any, rows: Sequence[Mapping[str, Any]]) -> postgresql.Insert:
+    """PostgreSQL: the rows as one JSON document read by ``jsonb_populate_recordset``.
+
+    A VALUES list of thousands of rows is SQL of tens of thousands of parameters, which
+    the driver parses and the server plans anew for every batch; column arrays would
+    have the driver escape every quote of every evidence document. One JSON text is
+    neither: the server reads each value as the column's type (JSON columns take the
+    nested documents as they are)."""
+    table, names = model.__table__, list(rows[0])
+    document = json_codec.dumps(list(rows), default=_json_scalar)
+    records = func.jsonb_populate_recordset(
+        literal_column(f"NULL::{table.name}"),
+        cast(bindparam("rows", document, String()), postgresql.JSONB),
+    ).table_valued(*names)
+    source = select(*(records.c[name] for name in names))
+    return postgresql.insert(table).from_select(names, source)
+
+
+def _json_scalar(value: Any) -> Any:
+    """Times and dates as ISO 8601 text, numbers as their exact text, for the server to
+    read back as the column's type."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    raise TypeError(f"{type(value).__name__} is not a column value")
 
 
 def _transition_row(

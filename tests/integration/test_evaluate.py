@@ -3,6 +3,7 @@ queued coaching tasks and webhook events out, idempotent, resolvable, dry-runnab
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,10 +11,12 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from connectors.records import ActivityKind, StageCategory
+from rules.evaluation import CreateCoachingTask, OpenFinding
 from rules.periods import PeriodUnit, complete_periods
 from service.evaluate import evaluate_connection, sellers
 from service.store import Store
 from service.store.connections import add_connection
+from service.store.findings_repo import task_payload
 from service.store.models import (
     Activity,
     CrmKind,
@@ -216,3 +219,65 @@ def test_only_sellers_are_judged_not_users_without_deals_or_activities(store: St
         )
     with store.unit_of_work() as session:
         assert sellers(session, connection_id) == {SLIPPING, "005OWNER"}
+
+
+def test_what_is_stored_is_what_the_plan_said_for_every_finding_task_and_event(store: Store):
+    """The batched writes (a JSON document per table on PostgreSQL, ordered batches on
+    SQLite) store each intent's values exactly: ids matched to the right finding, dates,
+    numbers, severities and evidence with hostile text intact."""
+    weeks = complete_periods(AS_OF, PeriodUnit.WEEK, 8)
+    slipping = {f"005S{n:03d}": [25] * 5 + [12 - n % 5, 10 - n % 7, 8 - n % 8] for n in range(40)}
+    with store.unit_of_work() as session:
+        connection_id = add_connection(session, "acme", CrmKind.SALESFORCE, {}).id
+        session.add(Rep(connection_id=connection_id, crm_id=MANAGER, name="Mia Manager"))
+        for n, rep in enumerate(slipping):
+            name = f'Rep {n} "Ünïcode" 🚀 \\ <b>'
+            session.add(
+                Rep(connection_id=connection_id, crm_id=rep, name=name, manager_crm_id=MANAGER)
+            )
+        rows = [
+            {
+                "connection_id": connection_id,
+                "crm_id": f"{rep}-{week.first_day}-{n}",
+                "kind": ActivityKind.CALL,
+                "rep_crm_id": rep,
+                "occurred_at": week.start + timedelta(days=1, minutes=n),
+            }
+            for rep, counts in slipping.items()
+            for week, count in zip(weeks, counts, strict=True)
+            for n in range(count)
+        ]
+        session.execute(insert(Activity), rows)
+        apply_rule(session, CALLS_RULE)
+
+    result = evaluate_connection(store, connection_id, as_of=AS_OF)
+
+    opened = {intent.subject.rep_crm_id: intent for intent in result.plan.of_type(OpenFinding)}
+    tasks = {task.key: task for task in result.plan.of_type(CreateCoachingTask)}
+    assert len(opened) == len(slipping)
+    assert tasks
+    with store.unit_of_work() as session:
+        findings = session.execute(select(Finding, Rep.crm_id).join(Rep)).all()
+        transitions = {t.finding_id: t for t in session.scalars(select(FindingTransition))}
+        events = {e.payload["finding_id"]: e for e in session.scalars(select(WebhookEvent))}
+        stored_tasks = session.scalars(select(CrmWrite)).all()
+    assert len(findings) == len(opened)
+    for finding, rep in findings:
+        intent = opened[rep]
+        evidence = json.loads(json.dumps(intent.evidence, default=str))
+        assert finding.evidence == evidence
+        assert finding.evidence["subject"]["rep_name"].endswith('"Ünïcode" 🚀 \\ <b>')
+        assert finding.observed == intent.observed
+        assert finding.severity.value == intent.severity.value
+        assert finding.rule_version == intent.rule_version
+        assert finding.period_start == intent.period_start.date()
+        assert finding.period_end == (intent.period_end - timedelta(microseconds=1)).date()
+        assert finding.opened_at == AS_OF
+        assert transitions[finding.id].evidence == evidence
+        assert transitions[finding.id].observed == intent.observed
+        assert events[finding.id].payload["evidence"] == evidence
+        assert events[finding.id].created_at == AS_OF
+    assert {task.idempotency_key for task in stored_tasks} == set(tasks)
+    for stored in stored_tasks:
+        assert stored.payload == task_payload(tasks[stored.idempotency_key])
+        assert stored.finding_id in transitions
