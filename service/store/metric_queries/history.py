@@ -8,6 +8,10 @@ one window pass over the history, and a period end then picks the one recording 
 field whose interval contains it: a range join, after literal bounds have dropped the
 recordings superseded before the first period or made after the last.
 
+Stage spans are the exception to "per statement": every stage metric, the win rate and
+the choice of the deals that can be open all read them, so a metric source makes them
+once, into a temporary table (:func:`stage_spans`).
+
 History entries are read whatever their own ``deleted_at``: they are facts of the past,
 and a CRM only deletes them together with their deal, whose own ``deleted_at`` already
 hides it from the instant of deletion on. Ties on ``changed_at`` are broken by CRM id.

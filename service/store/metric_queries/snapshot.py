@@ -2,8 +2,8 @@
 
 One row per period and deal that exists then (created, not yet deleted) and belongs to
 a rep who is not deleted, carrying only the columns the metric asks for; each column
-costs only the history it needs (the plain state of all fields is one window pass;
-stage entry times and close-date pushes one more each).
+costs only the history it needs (the plain state of all fields is one window pass,
+close-date pushes one more; stage entry times come from the source's stage spans).
 """
 
 from __future__ import annotations
