@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.elements import ColumnClause
 
+from service.store import json_codec
 from service.store.types import UtcDateTime
 
 Converter = Callable[[Any], Any]
@@ -77,7 +78,9 @@ class SqliteStatement:
     """
 
     def __init__(self, statement: Insert, table: Table, names: Sequence[str]) -> None:
-        dialect = sqlite.dialect()
+        # The engine's JSON codec (see engine.make_engine), so JSON columns hold the text
+        # SQLAlchemy's own insert would write.
+        dialect = sqlite.dialect(json_serializer=json_codec.dumps)
         compiled = statement.compile(dialect=dialect)
         if list(compiled.positiontup or []) != [ROWS]:  # a bound literal inside the statement
             raise ValueError(f"the statement binds {compiled.positiontup}, not only {ROWS!r}")
