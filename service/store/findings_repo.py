@@ -239,7 +239,7 @@ class PlanWriter:
     def _insert_findings(self, rows: list[dict[str, Any]]) -> list[int]:
         """The new findings' ids, in the order of ``rows``.
 
-        PostgreSQL gets one statement of column arrays; the ids are matched back by
+        PostgreSQL gets one statement reading a JSON document; the ids are matched back by
         rule and subject, unique among live findings (a partial unique index), rather
         than trusting the order RETURNING happens to keep. SQLite keeps SQLAlchemy's
         ordered batches."""
@@ -315,8 +315,9 @@ class PlanWriter:
             return 0
         table = model.__table__
         if self._postgresql:
-            arrays = _insert_from_document(model, rows).on_conflict_do_nothing(index_elements=key)
-            return len(self.session.execute(arrays.returning(table.c.id)).all())
+            document = _insert_from_document(model, rows)
+            statement = document.on_conflict_do_nothing(index_elements=key)
+            return len(self.session.execute(statement.returning(table.c.id)).all())
         batched = sqlite.insert(table).on_conflict_do_nothing(index_elements=key)
         inserted = 0
         for chunk in _chunks(list(rows), 1000):
