@@ -48,7 +48,7 @@ from rules.metrics import (
 from rules.periods import Period, PeriodUnit, periods_to_date
 from rules.policies import Basis
 from rules.scorecard import Scorecard, build_scorecard
-from rules.series import roster, rule_periods
+from rules.series import RulePeriods, roster, rule_periods
 
 __all__ = [
     "Alert",
@@ -64,6 +64,7 @@ __all__ = [
     "ResolveFinding",
     "VersionedRule",
     "evaluate",
+    "measurements_needed",
 ]
 
 IntentT = TypeVar("IntentT")
@@ -190,20 +191,45 @@ def _live_by_rule(live: Iterable[LiveFinding]) -> dict[str, dict[SubjectKey, Liv
     return grouped
 
 
+Measurement = tuple[MetricSpec, tuple[Period, ...]]
+
+
+def measurements_needed(rules: Sequence[VersionedRule], as_of: datetime) -> tuple[Measurement, ...]:
+    """The (metric, periods) reads :func:`evaluate` will ask its source for while judging
+    ``rules``, in the order it asks, each once.
+
+    A source that knows this can start its reads before they are asked for (the service's
+    reads run ahead on a worker thread while the core judges the rules already read). The
+    evidence may ask for one more (quota pace), and only when it needs it.
+    """
+    wanted = (
+        measurement
+        for rule in rules
+        if rule.document.enabled
+        for measurement in _rule_measurements(rule, rule_periods(rule.document, as_of))
+    )
+    return tuple(dict.fromkeys(wanted))
+
+
+def _rule_measurements(rule: VersionedRule, periods: RulePeriods) -> list[Measurement]:
+    """The rule's metric and, for a coverage standard of 1 / win rate, that win rate."""
+    document = rule.document
+    wanted: list[Measurement] = [(document.metric, periods.all)]
+    inverse = [s for s in document.standards if s.basis is Basis.INVERSE_WIN_RATE]
+    if inverse:
+        wanted.append((inverse[0].win_rate, periods.all))
+    return wanted
+
+
 def _assess(
     rule: VersionedRule,
     measurements: _Measurements,
     reps: Mapping[str, RepProfile],
     as_of: datetime,
 ) -> RuleAssessment:
-    document = rule.document
-    periods = rule_periods(document, as_of)
-    series = measurements.get(document.metric, periods.all)
-    win_rates = None
-    inverse = [s for s in document.standards if s.basis is Basis.INVERSE_WIN_RATE]
-    if inverse:
-        win_rates = measurements.get(inverse[0].win_rate, periods.all)
-    return assess_rule(rule, periods, series, reps, win_rates)
+    periods = rule_periods(rule.document, as_of)
+    series, *win_rates = [measurements.get(*wanted) for wanted in _rule_measurements(rule, periods)]
+    return assess_rule(rule, periods, series, reps, win_rates[0] if win_rates else None)
 
 
 def _needing_intents(

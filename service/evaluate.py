@@ -15,7 +15,8 @@ replicas cannot both open the same finding.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -34,10 +35,12 @@ from rules.evaluation import (
     Plan,
     ResolveFinding,
     evaluate,
+    measurements_needed,
 )
 from rules.metrics import DealProfile, MetricSeries, MetricSource, MetricSpec, RepProfile
 from rules.periods import Period
 from service.gc_pause import cyclic_gc_paused
+from service.measure_ahead import MeasuredAhead
 from service.store.engine import Store
 from service.store.findings_repo import (
     AppliedPlan,
@@ -75,11 +78,13 @@ def evaluate_connection(
     dry_run: bool = False,
     settings: EvaluationSettings | None = None,
     source_factory: SourceFactory | None = None,
+    read_ahead: bool = True,
 ) -> EvaluationResult:
     """Evaluate every rule for ``connection_id`` as of ``as_of`` (default: now).
 
     With ``dry_run`` the plan is computed and applied inside the transaction (so the
-    report is exact), then rolled back.
+    report is exact), then rolled back. ``read_ahead`` runs the metric reads on a worker
+    thread while the core judges (the same plan, sooner); off, they run in turn.
     """
     moment = as_of or utcnow()
     if moment.tzinfo is None:
@@ -89,22 +94,36 @@ def evaluate_connection(
         with cyclic_gc_paused(), store.unit_of_work() as session:
             _serialise(session, connection_id)
             rules, invalid = _versioned(current_rules(session, enabled_only=False))
-            source = factory(session, connection_id)
-            plan = evaluate(
-                rules,
-                SellersOnly(source, sellers(session, connection_id)),
-                live_findings(session, connection_id),
-                coaching_history(session, connection_id, moment),
-                moment,
-                settings=settings,
-            )
-            _release(source)
+            live = live_findings(session, connection_id)
+            history = coaching_history(session, connection_id, moment)
+            seller_ids = sellers(session, connection_id)
+            with _reading(factory(session, connection_id), rules, moment, read_ahead) as source:
+                plan = evaluate(
+                    rules, SellersOnly(source, seller_ids), live, history, moment, settings=settings
+                )
             applied = apply_plan(session, connection_id, plan)
             if dry_run:
                 raise _DryRun(EvaluationResult(connection_id, moment, plan, applied, True, invalid))
     except _DryRun as rolled_back:
         return rolled_back.result
     return EvaluationResult(connection_id, moment, plan, applied, dry_run, invalid)
+
+
+@contextmanager
+def _reading(
+    source: MetricSource, rules: Sequence[VersionedRule], moment: datetime, read_ahead: bool
+) -> Iterator[MetricSource]:
+    """The source for the core, closed before the session is used again.
+
+    With ``read_ahead`` its reads run on a worker thread ahead of the core
+    (:mod:`service.measure_ahead`); the session is the worker's alone until it stops.
+    """
+    if read_ahead:
+        with MeasuredAhead(source, measurements_needed(rules, moment)) as ahead:
+            yield ahead
+        return
+    yield source
+    _release(source)  # not after a failure: the rollback undoes what the source made
 
 
 def _release(source: MetricSource) -> None:

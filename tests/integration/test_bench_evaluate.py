@@ -39,7 +39,8 @@ def test_the_benchmark_prints_a_summary_of_every_step_on_a_tiny_org(
         )
     ]
     assert kept == [0, 0]  # the steady state opens nothing: its findings are already open
-    assert "rules core, evidence, ORM (the rest)" in printed
+    assert "rules core, evidence, ORM (the rest, not overlapped by reads)" in printed
+    assert len(re.findall(r"with the reads in turn \(no read-ahead\): best [\d.]+s", printed)) == 2
 
 
 def test_activities_grown_in_steps_are_the_ones_generated_at_once() -> None:

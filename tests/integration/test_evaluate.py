@@ -10,13 +10,16 @@ from typing import Any
 import pytest
 from sqlalchemy import func, insert, select
 
-from connectors.records import ActivityKind, StageCategory
+from bench._evaluate_org import OrgShape, SyntheticOrg
+from bench.evaluate import load_org, load_records
+from connectors.records import ActivityKind, Entity, StageCategory
 from rules.evaluation import CreateCoachingTask, OpenFinding
 from rules.periods import PeriodUnit, complete_periods
 from service.evaluate import evaluate_connection, sellers
 from service.store import Store
 from service.store.connections import add_connection
 from service.store.findings_repo import task_payload
+from service.store.metrics import SqlMetricSource
 from service.store.models import (
     Activity,
     CrmKind,
@@ -281,3 +284,70 @@ def test_what_is_stored_is_what_the_plan_said_for_every_finding_task_and_event(s
     for stored in stored_tasks:
         assert stored.payload == task_payload(tasks[stored.idempotency_key])
         assert stored.finding_id in transitions
+
+
+SMALL_ORG = OrgShape(reps=10, managers=2, opportunities=600, months=12)
+
+
+@pytest.fixture
+def pack_org(store: Store) -> int:
+    """The benchmark's synthetic org, small, with the default pack applied."""
+    org = SyntheticOrg(SMALL_ORG)
+    connection_id, _ = load_org(store, org, 5000)
+    activities = org.activities(0, 4000)
+    load_records(
+        store, connection_id, Entity.ACTIVITY, activities, batch_size=5000, now=org.shape.end
+    )
+    return connection_id
+
+
+def test_reading_ahead_on_a_worker_gives_the_same_plan_as_reading_in_turn(
+    store: Store, pack_org: int
+):
+    in_turn = evaluate_connection(
+        store, pack_org, as_of=SMALL_ORG.end, dry_run=True, read_ahead=False
+    )
+    ahead = evaluate_connection(store, pack_org, as_of=SMALL_ORG.end, dry_run=True)
+
+    assert ahead.plan == in_turn.plan
+    assert len(ahead.plan.of_type(OpenFinding)) > 20
+    rules = {intent.rule_key for intent in ahead.plan.of_type(OpenFinding)}
+    assert len(rules) >= 5
+
+    applied = evaluate_connection(store, pack_org, as_of=SMALL_ORG.end)
+    again = evaluate_connection(store, pack_org, as_of=SMALL_ORG.end, read_ahead=False)
+    assert applied.plan.intents == ahead.plan.intents
+    assert not again.plan.of_type(OpenFinding)
+
+
+class _FailingSource(SqlMetricSource):
+    """The SQL source, failing on its n-th metric read (after the stage spans exist)."""
+
+    def __init__(self, session: Any, connection_id: int, fail_at: int) -> None:
+        super().__init__(session, connection_id)
+        self._left = fail_at
+
+    def measure(self, metric: Any, periods: Any) -> Any:
+        self._left -= 1
+        if self._left == 0:
+            raise RuntimeError("the database went away")
+        return super().measure(metric, periods)
+
+
+@pytest.mark.parametrize("read_ahead", [True, False])
+def test_a_read_failing_mid_evaluation_stores_nothing_and_the_next_run_is_whole(
+    store: Store, pack_org: int, read_ahead: bool
+):
+    def failing(session: Any, connection_id: int) -> SqlMetricSource:
+        return _FailingSource(session, connection_id, fail_at=6)
+
+    with pytest.raises(RuntimeError, match="went away"):
+        evaluate_connection(
+            store, pack_org, as_of=SMALL_ORG.end, source_factory=failing, read_ahead=read_ahead
+        )
+    assert _counts(store) == {"findings": [], "transitions": 0, "tasks": [], "events": []}
+
+    result = evaluate_connection(store, pack_org, as_of=SMALL_ORG.end, read_ahead=read_ahead)
+    counts = _counts(store)
+    assert len(counts["findings"]) == len(result.plan.of_type(OpenFinding)) > 20
+    assert len(counts["tasks"]) == len(result.plan.of_type(CreateCoachingTask))

@@ -18,7 +18,9 @@ from rules.evaluation import (
     OpenFinding,
     Plan,
     ResolveFinding,
+    VersionedRule,
     evaluate,
+    measurements_needed,
 )
 from rules.fake_source import FakeMetricSource
 from rules.intents import EscalateFinding
@@ -30,6 +32,7 @@ from rules.metrics import (
     SubjectKey,
 )
 from rules.periods import Period
+from service.rule_packs import default_pack_dir, load_pack
 from tests.unit.rules_support import AS_OF, BASE_DOCUMENT, DEAL_DOCUMENT, manager, rep, rule
 
 DATA_AS_OF = AS_OF - timedelta(hours=2)
@@ -321,3 +324,26 @@ def test_a_source_that_breaks_the_series_contract_is_reported():
 
     with pytest.raises(ValueError, match="gave 1 values for 4 periods"):
         run([rule()], ShortSource(REPS))
+
+
+def test_the_reads_named_up_front_are_the_reads_the_evaluation_makes_in_order():
+    """``measurements_needed`` lets a source read ahead; it must name exactly what the
+    core then asks for, in the same order, and nothing for disabled rules."""
+    pack = [VersionedRule(packed.document, 1) for packed in load_pack(default_pack_dir())]
+    off = rule(
+        key="emails-off", enabled=False, metric={"metric": "activity_count", "kinds": ["email"]}
+    )
+    twin = VersionedRule(pack[0].document.model_copy(update={"key": "twin"}), 1)
+    rules = [*pack, off, twin]
+    fake = source()
+
+    run(rules, fake)
+
+    needed = measurements_needed(rules, AS_OF)
+    assert needed == tuple(fake.measured)
+    assert len(set(needed)) == len(needed) == sum(1 + _inverse(r) for r in pack)
+    assert off.document.metric not in {metric for metric, _ in needed}
+
+
+def _inverse(versioned: VersionedRule) -> int:
+    return sum(s.basis.value == "inverse_win_rate" for s in versioned.document.standards)
