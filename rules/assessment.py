@@ -14,6 +14,7 @@ from rules.documents import RuleDocument, VersionedRule
 from rules.drift import Bounds, Verdict, judge
 from rules.metrics import MetricSeries, Observation, RepProfile, SubjectKey
 from rules.periods import Period, period_label
+from rules.policies import Basis
 from rules.series import RulePeriods, rule_value, subject_observations
 from rules.standards import (
     AppliedStandard,
@@ -93,15 +94,19 @@ def assess_rule(
     }
     medians = TeamMedians(((key.rep_crm_id, v) for key, v in values.items()), reps)
     labels = tuple(period_label(period, periods.unit) for period in periods.all)
+    shared = _RuleShared(rule, periods, labels, medians, win_rates)
+    chosen_by_rep: dict[str, ChosenStandard | None] = {}
     judged: list[Assessment] = []
     disabled: set[str] = set()
     for key, subject_values in values.items():
         rep = reps[key.rep_crm_id]
-        chosen = choose_standard(document, rep)
+        if rep.crm_id not in chosen_by_rep:  # a deal rule has many subjects per rep
+            chosen_by_rep[rep.crm_id] = choose_standard(document, rep)
+        chosen = chosen_by_rep[rep.crm_id]
         if chosen is None:
             disabled.add(rep.crm_id)
             continue
-        context = _Subject(rule, periods, labels, rep, chosen, medians, win_rates)
+        context = _Subject(shared, rep, chosen)
         judged.append(context.assess(key, subject_values, observations[key]))
     return RuleAssessment(rule, periods, tuple(judged), frozenset(disabled))
 
@@ -110,17 +115,37 @@ def _order(key: SubjectKey) -> tuple[str, str]:
     return key.rep_crm_id, key.deal_crm_id or ""
 
 
+class _RuleShared:
+    """What is fixed for one rule while its subjects are judged.
+
+    An absolute standard's numbers do not depend on the period or the subject, only on
+    which standard applies (rule or override, told apart by its origin) and the ramp:
+    they are worked out once per such pair instead of once per period of every subject
+    (tens of thousands on a large org's deal rules).
+    """
+
+    __slots__ = ("absolute", "document", "labels", "medians", "periods", "rule", "win_rates")
+
+    def __init__(
+        self,
+        rule: VersionedRule,
+        periods: RulePeriods,
+        labels: tuple[str, ...],
+        medians: TeamMedians,
+        win_rates: MetricSeries | None,
+    ) -> None:
+        self.rule, self.document, self.periods = rule, rule.document, periods
+        self.labels, self.medians, self.win_rates = labels, medians, win_rates
+        self.absolute: dict[tuple[str, float | None], AppliedStandard | None] = {}
+
+
 @dataclass(frozen=True, slots=True)
 class _Subject:
     """What is fixed for one subject while its periods are judged."""
 
-    rule: VersionedRule
-    periods: RulePeriods
-    labels: tuple[str, ...]
+    shared: _RuleShared
     rep: RepProfile
     chosen: ChosenStandard
-    medians: TeamMedians
-    win_rates: MetricSeries | None
 
     def assess(
         self,
@@ -128,16 +153,17 @@ class _Subject:
         values: tuple[float | None, ...],
         observations: tuple[Observation | None, ...],
     ) -> Assessment:
-        document: RuleDocument = self.rule.document
-        lead = len(self.periods.lead)
+        shared = self.shared
+        document: RuleDocument = shared.document
+        lead = len(shared.periods.lead)
         baseline = own_baseline(values[:lead], self.chosen.standard.baseline_periods)
         points = tuple(
             self._point(lead + offset, period, values, observations, baseline)
-            for offset, period in enumerate(self.periods.window)
+            for offset, period in enumerate(shared.periods.window)
         )
         bounds = [None if p.standard is None else p.standard.bounds for p in points]
         verdict = judge([p.value for p in points], bounds, document.drift)
-        return Assessment(self.rule, key, self.rep, points, verdict)
+        return Assessment(shared.rule, key, self.rep, points, verdict)
 
     def _point(
         self,
@@ -147,28 +173,45 @@ class _Subject:
         observations: tuple[Observation | None, ...],
         baseline: float | None,
     ) -> PeriodPoint:
-        document = self.rule.document
+        shared = self.shared
         observation = observations[index]
-        team_median, team_label = self.medians.for_rep(self.rep, index)
-        references = References(
-            team_median=team_median,
-            team_label=team_label,
-            own_baseline=baseline,
-            stage_median=None
-            if observation is None
-            else observation.parts.get("stage_median_days"),
-            stage=None if observation is None else observation.detail,
-            win_rate=self._win_rate(index),
-        )
-        ramp = ramp_factor(document.ramp, self.rep, period.last_day)
-        standard = apply_standard(self.chosen, references, document.value_format, ramp)
-        label = self.labels[index]
+        team_median, team_label = shared.medians.for_rep(self.rep, index)
+        ramp = shared.document.ramp
+        factor = None
+        if ramp is not None and self.rep.started_on is not None:
+            factor = ramp_factor(ramp, self.rep, period.last_day)
+        if self.chosen.standard.basis is Basis.ABSOLUTE:
+            standard = self._absolute(factor)
+        else:
+            references = References(
+                team_median=team_median,
+                team_label=team_label,
+                own_baseline=baseline,
+                stage_median=None
+                if observation is None
+                else observation.parts.get("stage_median_days"),
+                stage=None if observation is None else observation.detail,
+                win_rate=self._win_rate(index),
+            )
+            standard = apply_standard(self.chosen, references, shared.document.value_format, factor)
+        label = shared.labels[index]
         return PeriodPoint(period, label, values[index], standard, team_median, observation)
 
+    def _absolute(self, factor: float | None) -> AppliedStandard | None:
+        """The absolute standard's numbers: they need no reference, so no period's."""
+        key = (self.chosen.origin, factor)
+        absolute = self.shared.absolute
+        if key not in absolute:
+            absolute[key] = apply_standard(
+                self.chosen, References(), self.shared.document.value_format, factor
+            )
+        return absolute[key]
+
     def _win_rate(self, index: int) -> float | None:
-        if self.win_rates is None:
+        win_rates = self.shared.win_rates
+        if win_rates is None:
             return None
-        series = self.win_rates.get(SubjectKey(self.rep.crm_id))
+        series = win_rates.get(SubjectKey(self.rep.crm_id))
         if series is None or index >= len(series):
             return None
         observation = series[index]
