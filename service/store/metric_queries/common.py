@@ -167,7 +167,10 @@ class days_between(FunctionElement[float]):  # noqa: N801 - reads like the SQL f
     """``later - earlier`` in fractional days, for two timestamps or two dates.
 
     SQLite keeps times as ISO text and measures them with ``julianday``; PostgreSQL
-    subtracts natively (an interval for timestamps, whole days for dates).
+    subtracts natively (an interval for timestamps, whole days for dates) and reads the
+    interval's seconds with ``date_part``, a double: ``EXTRACT`` gives ``numeric``, which
+    made every sort on a length (the stage medians sort each stage's stints by it)
+    several times slower and reached Python as ``Decimal``.
     """
 
     type = Float()
@@ -187,7 +190,7 @@ def _days_between_postgresql(element: days_between, compiler: SQLCompiler, **kw:
     later, earlier = compiler.process(later_clause, **kw), compiler.process(earlier_clause, **kw)
     if isinstance(later_clause.type, Date):
         return f"CAST(({later} - {earlier}) AS DOUBLE PRECISION)"
-    return f"(EXTRACT(EPOCH FROM ({later} - {earlier})) / 86400.0)"
+    return f"(date_part('epoch', {later} - {earlier}) / 86400)"
 
 
 # ------------------------------------------------------------------ shared predicates
