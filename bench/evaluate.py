@@ -30,6 +30,13 @@ months) and at each step, per backend:
     findings, tasks and events are deleted afterwards, so every step's (a) is a first
     evaluation.
 
+The runs go in rounds (an evaluation, the scan of the same aggregates, the evaluation
+with its reads in turn, the floor; in the steady state an evaluation and a scan), after
+one warm-up of each, so a shared machine that slows down for a while slows every kind
+alike. Besides best / best, each round's evaluation is divided by the same round's scan
+and the median of those ratios is printed ("paired"), the steadier figure when the
+machine's speed wanders.
+
 It prints evaluation / raw scan per step, and growth: each step's time / the first
 step's, next to activities / the first step's activities. PostgreSQL gets ``VACUUM
 ANALYZE`` after each load (what autovacuum does after a bulk load, done at a known
@@ -42,6 +49,7 @@ This is a benchmark, not a test: it asserts nothing about time; it prints figure
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -225,6 +233,21 @@ class Step:
     same: list[ScanRun] = field(default_factory=list)
     steady: list[EvaluationRun] = field(default_factory=list)
     in_turn: list[EvaluationRun] = field(default_factory=list)
+    steady_same: list[ScanRun] = field(default_factory=list)
+
+    @property
+    def paired(self) -> float:
+        """The median of each round's evaluation / that round's scan of the same
+        aggregates: steadier than best / best on a machine whose speed wanders."""
+        return statistics.median(
+            e.seconds / s.seconds for e, s in zip(self.evaluations, self.same, strict=True)
+        )
+
+    @property
+    def steady_paired(self) -> float:
+        return statistics.median(
+            e.seconds / s.seconds for e, s in zip(self.steady, self.steady_same, strict=True)
+        )
 
     @property
     def evaluation(self) -> EvaluationRun:
@@ -293,26 +316,27 @@ def measure_step(
     backend: str, store: Store, connection_id: int, args: argparse.Namespace, activities: int
 ) -> Step:
     step = Step(backend, activities)
-    progress(f"{backend} @ {activities:,}: evaluation warm-up and {args.runs} runs")
-    evaluate_once(store, connection_id, args.as_of)
-    step.evaluations = [evaluate_once(store, connection_id, args.as_of) for _ in range(args.runs)]
-    progress(f"{backend} @ {activities:,}: the reads in turn (no read-ahead), {args.runs} runs")
-    step.in_turn = [
-        evaluate_once(store, connection_id, args.as_of, read_ahead=False) for _ in range(args.runs)
-    ]
-    progress(f"{backend} @ {activities:,}: raw scans, {args.runs} runs")
     documents = [packed.document for packed in load_pack(default_pack_dir())]
     dialect = store.engine.dialect.name
     prepared = statements(pack_needs(documents, args.as_of), dialect, connection_id)
-    run_scan(store.engine, prepared)  # warm-up, like the evaluation's
-    step.scans = [run_scan(store.engine, prepared) for _ in range(args.runs)]
     same = same_statements(same_needs(documents, args.as_of), dialect, connection_id)
+    progress(f"{backend} @ {activities:,}: warm-ups, then {args.runs} rounds")
+    evaluate_once(store, connection_id, args.as_of)
+    run_scan(store.engine, prepared)
     run_scan(store.engine, same)
-    step.same = [run_scan(store.engine, same) for _ in range(args.runs)]
-    progress(f"{backend} @ {activities:,}: steady state, {args.runs} runs")
+    # Round by round, so a machine that slows down for a while slows all of them alike;
+    # each round's evaluation is also divided by the same round's scan (the paired ratio).
+    for _ in range(args.runs):
+        step.evaluations.append(evaluate_once(store, connection_id, args.as_of))
+        step.same.append(run_scan(store.engine, same))
+        step.in_turn.append(evaluate_once(store, connection_id, args.as_of, read_ahead=False))
+        step.scans.append(run_scan(store.engine, prepared))
+    progress(f"{backend} @ {activities:,}: steady state, {args.runs} rounds")
     evaluate_connection(store, connection_id, as_of=args.as_of)
     try:
-        step.steady = [evaluate_once(store, connection_id, args.as_of) for _ in range(args.runs)]
+        for _ in range(args.runs):
+            step.steady.append(evaluate_once(store, connection_id, args.as_of))
+            step.steady_same.append(run_scan(store.engine, same))
     finally:
         forget_findings(store)
     print_step(step)
@@ -340,7 +364,10 @@ def print_step(step: Step) -> None:
         f" would open {best.opened:,} findings, queue {best.tasks:,} coaching tasks"
     )
     print(f"raw scan of the same aggregates: best {same.seconds:.2f}s of [{sames}]")
-    print(f"evaluation / same aggregates: {ratio(best.seconds, same.seconds)}")
+    print(
+        f"evaluation / same aggregates: {ratio(best.seconds, same.seconds)}"
+        f" (best / best); {step.paired:.2f} (median of the rounds' own ratios)"
+    )
     in_turn = step.reads_in_turn
     in_turns = ", ".join(f"{run.seconds:.2f}" for run in step.in_turn)
     print(
@@ -354,7 +381,8 @@ def print_step(step: Step) -> None:
     print(
         f"steady state (findings already open, kept): best {steady.seconds:.2f}s of"
         f" [{steadies}]; would open {steady.opened:,}; / same aggregates:"
-        f" {ratio(steady.seconds, same.seconds)}; / floor: {ratio(steady.seconds, scan.seconds)}"
+        f" {ratio(steady.seconds, same.seconds)} (best / best), {step.steady_paired:.2f}"
+        f" (median of the rounds' own ratios); / floor: {ratio(steady.seconds, scan.seconds)}"
     )
     print(text_table(breakdown(best), ("evaluation part", "seconds", "share")))
     print(text_table(breakdown(steady), ("steady-state part", "seconds", "share")))
@@ -393,7 +421,9 @@ def summary_rows(steps: Sequence[Step]) -> list[tuple[object, ...]]:
                 round(evaluation, 2),
                 round(same, 2),
                 ratio(evaluation, same),
+                f"{step.paired:.2f}",
                 ratio(steady, same),
+                f"{step.steady_paired:.2f}",
                 ratio(in_turn, same),
                 round(scan, 2),
                 ratio(evaluation, scan),
@@ -408,8 +438,8 @@ def summary_rows(steps: Sequence[Step]) -> list[tuple[object, ...]]:
 def print_summary(steps_by_backend: Sequence[list[Step]]) -> None:
     rows = [row for steps in steps_by_backend if steps for row in summary_rows(steps)]
     header = (
-        "backend", "activities", "evaluation s", "same aggr. s", "ratio", "steady ratio",
-        "in-turn ratio",
+        "backend", "activities", "evaluation s", "same aggr. s", "ratio", "paired",
+        "steady ratio", "steady paired", "in-turn ratio",
         "floor s", "/ floor", "eval growth", "same growth", "activity growth",
     )  # fmt: skip
     print(
