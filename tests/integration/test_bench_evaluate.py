@@ -40,7 +40,7 @@ def test_the_benchmark_prints_a_summary_of_every_step_on_a_tiny_org(
     ]
     assert kept == [0, 0]  # the steady state opens nothing: its findings are already open
     assert "rules core, evidence, ORM (the rest, not overlapped by reads)" in printed
-    paired = re.findall(r"; ([\d.]+) \(median of the rounds' own ratios\)", printed)
+    paired = re.findall(r"[;,] ([\d.]+) \(median of the rounds' own ratios\)", printed)
     assert len(paired) == 4  # first evaluation and steady state, per step
     assert all(float(value) > 0 for value in paired)
     assert len(re.findall(r"with the reads in turn \(no read-ahead\): best [\d.]+s", printed)) == 2
