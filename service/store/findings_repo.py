@@ -17,7 +17,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import String, bindparam, cast, func, insert, literal_column, select
+from sqlalchemy import Select, String, bindparam, cast, func, insert, literal_column, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
@@ -231,7 +231,7 @@ class PlanWriter:
         self.session.flush()
         if self._transitions:
             if self._postgresql:
-                self.session.execute(_insert_from_document(FindingTransition, self._transitions))
+                self.session.execute(_transitions_from_findings(self._transitions))
             else:
                 self.session.execute(insert(FindingTransition), self._transitions)
             self._transitions = []
@@ -344,14 +344,38 @@ def _insert_from_document(model: Any, rows: Sequence[Mapping[str, Any]]) -> post
     have the driver escape every quote of every evidence document. One JSON text is
     neither: the server reads each value as the column's type (JSON columns take the
     nested documents as they are)."""
+    names = list(rows[0])
+    return postgresql.insert(model.__table__).from_select(names, _document_rows(model, rows))
+
+
+def _document_rows(model: Any, rows: Sequence[Mapping[str, Any]]) -> Select[Any]:
+    """The rows (all with the same keys) read back from one JSON document, each value
+    as its column in ``model``'s table."""
     table, names = model.__table__, list(rows[0])
     document = json_codec.dumps(list(rows), default=_json_scalar)
     records = func.jsonb_populate_recordset(
         literal_column(f"NULL::{table.name}"),
         cast(bindparam("rows", document, String()), postgresql.JSONB),
     ).table_valued(*names)
-    source = select(*(records.c[name] for name in names))
-    return postgresql.insert(table).from_select(names, source)
+    return select(*(records.c[name] for name in names))
+
+
+_COPIED = ("state", "severity", "rule_version", "observed", "evidence")
+
+
+def _transitions_from_findings(rows: Sequence[Mapping[str, Any]]) -> postgresql.Insert:
+    """PostgreSQL: a transition records its finding as it stands after the change (the
+    findings are written and flushed first), so the server copies the copied columns
+    from the findings table and only (finding, time, action) travel. The evidence, the
+    bulk of every row, is then neither sent nor parsed a second time."""
+    sent = ("finding_id", "at", "action")
+    records = _document_rows(FindingTransition, [{k: r[k] for k in sent} for r in rows])
+    transitions = records.subquery("sent")
+    findings = Finding.__table__
+    source = select(*transitions.c, *(findings.c[name] for name in _COPIED)).join_from(
+        transitions, findings, findings.c.id == transitions.c.finding_id
+    )
+    return postgresql.insert(FindingTransition).from_select([*sent, *_COPIED], source)
 
 
 def _json_scalar(value: Any) -> Any:

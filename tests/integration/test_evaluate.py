@@ -159,10 +159,19 @@ def test_the_finding_resolves_once_the_rep_is_back_for_enough_periods(store: Sto
     assert resolved.applied.resolved == opened.applied.opened
     with store.unit_of_work() as session:
         finding = session.scalars(select(Finding)).one()
-        actions = session.scalars(select(FindingTransition.action).order_by(FindingTransition.id))
+        transitions = session.scalars(select(FindingTransition).order_by(FindingTransition.id))
+        opened_then, resolved_now = transitions.all()
         assert finding.state is FindingState.RESOLVED
         assert finding.resolved_at == AS_OF
-        assert list(actions) == ["opened", "resolved"]
+        assert (opened_then.action, resolved_now.action) == ("opened", "resolved")
+        # Each transition holds the finding as it stood then, not as it stands now.
+        assert opened_then.state is FindingState.OPEN
+        assert "resolution" not in opened_then.evidence
+        assert opened_then.at == two_weeks_back
+        assert resolved_now.state is FindingState.RESOLVED
+        assert resolved_now.evidence == finding.evidence
+        assert resolved_now.evidence["resolution"]
+        assert resolved_now.observed == finding.observed != opened_then.observed
         assert session.scalar(select(func.count()).select_from(WebhookEvent)) == 2
 
 
