@@ -51,26 +51,30 @@ from service.store.models import Severity as StoredSeverity
 
 
 def live_findings(session: Session, connection_id: int) -> list[LiveFinding]:
-    """Open and snoozed findings of the connection's reps and deals."""
+    """Open and snoozed findings of the connection's reps and deals.
+
+    Only the columns the core reads: loading whole findings would parse every live
+    finding's evidence (thousands on a large org) for nothing."""
     deal = aliased(Opportunity)
+    f = Finding
     rows = session.execute(
-        select(Finding, Rule.key, Rep.crm_id, deal.crm_id)
-        .join(Rule, Rule.id == Finding.rule_id)
-        .join(Rep, Rep.id == Finding.rep_id)
-        .outerjoin(deal, deal.id == Finding.opportunity_id)
-        .where(Rep.connection_id == connection_id, Finding.state != FindingState.RESOLVED)
-        .order_by(Finding.id)
+        select(f.id, f.severity, f.state, f.opened_at, Rule.key, Rep.crm_id, deal.crm_id)
+        .join(Rule, Rule.id == f.rule_id)
+        .join(Rep, Rep.id == f.rep_id)
+        .outerjoin(deal, deal.id == f.opportunity_id)
+        .where(Rep.connection_id == connection_id, f.state != FindingState.RESOLVED)
+        .order_by(f.id)
     )
     return [
         LiveFinding(
-            id=finding.id,
+            id=finding_id,
             rule_key=rule_key,
             subject=SubjectKey(rep_crm_id, deal_crm_id),
-            severity=Severity(_rules_severity(finding.severity.value)),
-            state=finding.state.value,
-            opened_at=finding.opened_at,
+            severity=Severity(_rules_severity(severity.value)),
+            state=state.value,
+            opened_at=opened_at,
         )
-        for finding, rule_key, rep_crm_id, deal_crm_id in rows
+        for finding_id, severity, state, opened_at, rule_key, rep_crm_id, deal_crm_id in rows
     ]
 
 
