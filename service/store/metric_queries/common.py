@@ -268,13 +268,18 @@ def rep_series(
     """One observation per rep and period from rows carrying ``rep`` and ``idx``.
 
     Periods a rep has no row for get ``empty``: a zero observation for rate metrics,
-    None ("nothing to measure") for snapshots.
+    None ("nothing to measure") for snapshots. Made when first read, as
+    :func:`deal_series` explains.
     """
-    out: dict[SubjectKey, list[Observation | None]] = {}
-    for row in rows:
-        slots = out.setdefault(SubjectKey(row.rep), [empty] * period_count)
-        slots[row.idx] = observe(row)
-    return out
+
+    def build() -> dict[SubjectKey, Sequence[Observation | None]]:
+        out: dict[SubjectKey, list[Observation | None]] = {}
+        for row in rows:
+            slots = out.setdefault(SubjectKey(row.rep), [empty] * period_count)
+            slots[row.idx] = observe(row)
+        return dict(out)
+
+    return BuiltOnFirstRead(build)
 
 
 def deal_series(
