@@ -24,6 +24,7 @@ from rules.evaluation import CreateCoachingTask, OpenFinding
 from rules.metrics import DealProfile, MetricSeries, MetricSource, MetricSpec, RepProfile
 from rules.periods import Period
 from service.evaluate import evaluate_connection
+from service.measure_ahead import release
 from service.store import Store
 from service.store.metrics import SqlMetricSource
 
@@ -81,10 +82,8 @@ class TimedSource:
             return self._source.measure(metric, periods)
 
     def close(self) -> None:
-        close = getattr(self._source, "close", None)
-        if callable(close):
-            with self._clock.source_call(PROFILES):
-                close()
+        with self._clock.source_call(PROFILES):
+            release(self._source)
 
     def reps(self) -> Sequence[RepProfile]:
         with self._clock.source_call(PROFILES):

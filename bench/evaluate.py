@@ -217,6 +217,13 @@ class _Timed(Protocol):
 _TimedT = TypeVar("_TimedT", bound=_Timed)
 
 
+def _median_ratio(measured: Sequence[_Timed], baselines: Sequence[_Timed]) -> float:
+    """The median of each round's time / that round's baseline: steadier than best /
+    best on a machine whose speed wanders."""
+    pairs = zip(measured, baselines, strict=True)
+    return statistics.median(run.seconds / base.seconds for run, base in pairs)
+
+
 def _best(runs: Sequence[_TimedT]) -> _TimedT:
     return min(runs, key=lambda run: run.seconds)
 
@@ -237,17 +244,11 @@ class Step:
 
     @property
     def paired(self) -> float:
-        """The median of each round's evaluation / that round's scan of the same
-        aggregates: steadier than best / best on a machine whose speed wanders."""
-        return statistics.median(
-            e.seconds / s.seconds for e, s in zip(self.evaluations, self.same, strict=True)
-        )
+        return _median_ratio(self.evaluations, self.same)
 
     @property
     def steady_paired(self) -> float:
-        return statistics.median(
-            e.seconds / s.seconds for e, s in zip(self.steady, self.steady_same, strict=True)
-        )
+        return _median_ratio(self.steady, self.steady_same)
 
     @property
     def evaluation(self) -> EvaluationRun:

@@ -40,7 +40,7 @@ from rules.evaluation import (
 from rules.metrics import DealProfile, MetricSeries, MetricSource, MetricSpec, RepProfile
 from rules.periods import Period
 from service.gc_pause import cyclic_gc_paused
-from service.measure_ahead import MeasuredAhead
+from service.measure_ahead import MeasuredAhead, release
 from service.store.engine import Store
 from service.store.findings_repo import (
     AppliedPlan,
@@ -123,15 +123,7 @@ def _reading(
             yield ahead
         return
     yield source
-    _release(source)  # not after a failure: the rollback undoes what the source made
-
-
-def _release(source: MetricSource) -> None:
-    """Let a source that made something in the transaction (the SQL source's temporary
-    tables) drop it; the core's port has no such step, so it is asked for by name."""
-    close = getattr(source, "close", None)
-    if callable(close):
-        close()
+    release(source)  # not after a failure: the rollback undoes what the source made
 
 
 class _DryRun(Exception):  # noqa: N818 - control flow: leave the unit of work by rollback

@@ -31,6 +31,14 @@ from rules.periods import Period
 T = TypeVar("T")
 
 
+def release(source: object) -> None:
+    """Let a source that made something in the transaction (the SQL source's temporary
+    tables) drop it; the core's port has no such step, so it is asked for by name."""
+    close = getattr(source, "close", None)
+    if callable(close):
+        close()
+
+
 class MeasuredAhead:
     """``source`` with ``wanted`` read ahead, in order, on one worker thread.
 
@@ -71,9 +79,8 @@ class MeasuredAhead:
         the source made, and a failed PostgreSQL transaction would refuse the drop)."""
         self._worker.shutdown(wait=True, cancel_futures=True)
         self._ahead.clear()
-        close = getattr(self._source, "close", None)
-        if release_source and callable(close):
-            close()
+        if release_source:
+            release(self._source)
 
     def __enter__(self) -> MeasuredAhead:
         return self

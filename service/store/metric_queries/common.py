@@ -272,12 +272,12 @@ def rep_series(
     :func:`deal_series` explains.
     """
 
-    def build() -> dict[SubjectKey, Sequence[Observation | None]]:
+    def build() -> Mapping[SubjectKey, Sequence[Observation | None]]:
         out: dict[SubjectKey, list[Observation | None]] = {}
         for row in rows:
             slots = out.setdefault(SubjectKey(row.rep), [empty] * period_count)
             slots[row.idx] = observe(row)
-        return dict(out)
+        return out
 
     return BuiltOnFirstRead(build)
 
@@ -311,11 +311,11 @@ class BuiltOnFirstRead(Mapping[SubjectKey, Sequence["Observation | None"]]):
 
     __slots__ = ("_build", "_built")
 
-    def __init__(self, build: Callable[[], dict[SubjectKey, Sequence[Observation | None]]]):
-        self._build: Callable[[], dict[SubjectKey, Sequence[Observation | None]]] | None = build
-        self._built: dict[SubjectKey, Sequence[Observation | None]] | None = None
+    def __init__(self, build: Callable[[], Mapping[SubjectKey, Sequence[Observation | None]]]):
+        self._build: Callable[[], Mapping[SubjectKey, Sequence[Observation | None]]] | None = build
+        self._built: Mapping[SubjectKey, Sequence[Observation | None]] | None = None
 
-    def _series(self) -> dict[SubjectKey, Sequence[Observation | None]]:
+    def _series(self) -> Mapping[SubjectKey, Sequence[Observation | None]]:
         if self._built is None:
             assert self._build is not None  # noqa: S101 - set until built
             self._built, self._build = self._build(), None
