@@ -17,7 +17,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import Select, String, bindparam, cast, func, insert, literal_column, select
+from sqlalchemy import Select, String, any_, bindparam, cast, func, insert, literal_column, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
@@ -176,7 +176,8 @@ class PlanWriter:
             "period_end": (intent.period_end - timedelta(microseconds=1)).date(),
             "observed": intent.observed,
             "standard": standard_document(intent.standard),
-            "evidence": _json(intent.evidence),
+            # JSON-ready already (the core's promise): written as it is, not copied.
+            "evidence": intent.evidence,
             "opened_at": self.as_of,
             "updated_at": self.as_of,
         }
@@ -190,11 +191,12 @@ class PlanWriter:
             "rule_version": intent.rule_version,
             "severity": StoredSeverity(intent.severity.value),
             "observed": intent.observed,
-            "standard": standard_document(intent.standard),
+            # The stored documents came back from JSON: the new ones make the same trip
+            # (tuples become lists), once, so the comparison is exact.
+            "standard": _json(standard_document(intent.standard)),
             "evidence": _json(intent.evidence),
         }
-        # The stored side came back from JSON already: only the new side needs the trip.
-        changed = {k: v for k, v in changes.items() if getattr(finding, k) != _json(v)}
+        changed = {k: v for k, v in changes.items() if getattr(finding, k) != v}
         if isinstance(intent, EscalateFinding):
             self.applied.escalated.append(finding.id)
         elif not changed:
@@ -288,7 +290,7 @@ class PlanWriter:
         finding_id = alert.payload.get("finding_id") or self._opened.get(
             (alert.rule_key, alert.subject)
         )
-        payload = {**_json(alert.payload), "finding_id": finding_id}
+        payload = {**alert.payload, "finding_id": finding_id}
         self._events.append(
             {
                 "event_id": event_id(alert.event, alert.rule_key, alert.subject, finding_id),
@@ -444,10 +446,15 @@ def event_id(event: str, rule_key: str, subject: SubjectKey, finding_id: object)
 def _ids(session: Session, model: Any, connection_id: int, crm_ids: set[str]) -> dict[str, int]:
     if not crm_ids:
         return {}
+    wanted = sorted(crm_ids)
+    if session.get_bind().dialect.name == "postgresql":
+        # One array parameter: an IN list of thousands of deals is as many placeholders
+        # for SQLAlchemy to expand and the driver to parse.
+        named = model.crm_id == any_(bindparam("crm_ids", wanted, postgresql.ARRAY(String())))
+    else:
+        named = model.crm_id.in_(wanted)
     rows = session.execute(
-        select(model.crm_id, model.id).where(
-            model.connection_id == connection_id, model.crm_id.in_(sorted(crm_ids))
-        )
+        select(model.crm_id, model.id).where(model.connection_id == connection_id, named)
     )
     return dict(rows.all())
 
