@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from rules.intents import CreateCoachingTask, DeferredTask
+from rules.intents import DeferredTask, TaskDraft
 from rules.metrics import SubjectKey
 
 #: Cadence windows are counted from this Monday, so 7-day windows are calendar weeks.
@@ -67,7 +67,7 @@ def task_key(rule_key: str, subject: SubjectKey, days: int, as_of: datetime) -> 
     return key if len(key) <= MAX_KEY_LENGTH else f"dc-{digest}-{window}"
 
 
-def _rank(task: CreateCoachingTask) -> tuple[int, float, str, str, str]:
+def _rank(task: TaskDraft) -> tuple[int, float, str, str, str]:
     return (
         -task.severity.rank,
         -task.gap,
@@ -78,18 +78,18 @@ def _rank(task: CreateCoachingTask) -> tuple[int, float, str, str, str]:
 
 
 def apply_budget(
-    tasks: Sequence[CreateCoachingTask],
+    tasks: Sequence[TaskDraft],
     history: CoachingHistory,
     weekly_budget: int,
     budgets: Mapping[str, int] | None = None,
-) -> tuple[tuple[CreateCoachingTask, ...], tuple[DeferredTask, ...]]:
+) -> tuple[tuple[TaskDraft, ...], tuple[DeferredTask, ...]]:
     """Split ``tasks`` into those within each budget owner's weekly budget and the rest.
 
     Ranked by severity, then gap (largest first); ties by rule, rep and deal, so the same
     inputs always pick the same tasks. ``budgets`` overrides the budget per owner.
     """
     used: dict[str, int] = defaultdict(int, history.tasks_this_week)
-    created: list[CreateCoachingTask] = []
+    created: list[TaskDraft] = []
     deferred: list[DeferredTask] = []
     for task in sorted(tasks, key=_rank):
         owner = task.budget_owner_crm_id

@@ -1,8 +1,9 @@
 """Coaching tasks: who gets one, when it is due, and what it says.
 
-A task is offered for every drifting subject whose cadence window allows one, worded from
-the rule's templates plus its "what good looks like" text and an evidence summary, then
-filtered through the managers' weekly budgets (:mod:`rules.cadence`).
+A task is offered for every drifting subject whose cadence window allows one and filtered
+through the managers' weekly budgets (:mod:`rules.cadence`); the tasks created are then
+worded from the rule's templates plus its "what good looks like" text and an evidence
+summary.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from rules.assessment import Assessment
 from rules.cadence import CoachingHistory, apply_budget, cadence_allows, task_key
 from rules.evidence import summarise
 from rules.formatting import describe_bounds, format_value
-from rules.intents import CreateCoachingTask, DeferredTask, Evidence, FindingId
+from rules.intents import CreateCoachingTask, DeferredTask, Evidence, FindingId, TaskDraft
 from rules.metrics import DealProfile, RepProfile
 from rules.periods import is_business_day
 from rules.policies import Severity
@@ -48,14 +49,13 @@ class CoachingContext:
 def plan_coaching(
     candidates: Sequence[CoachingCandidate], context: CoachingContext
 ) -> tuple[tuple[CreateCoachingTask, ...], tuple[DeferredTask, ...]]:
-    """Tasks to create now, and those deferred by a weekly budget."""
+    """Tasks to create now, and those deferred by a weekly budget. The budgets choose
+    among drafts; only the chosen are worded."""
     due = [c for c in candidates if _cadence_allows(c, context)]
-    return apply_budget(
-        [coaching_task(c, context) for c in due],
-        context.history,
-        context.weekly_budget,
-        context.budgets,
-    )
+    drafts = [task_draft(candidate, context) for candidate in due]
+    by_key = {draft.key: candidate for draft, candidate in zip(drafts, due, strict=True)}
+    chosen, deferred = apply_budget(drafts, context.history, context.weekly_budget, context.budgets)
+    return tuple(_worded(draft, by_key[draft.key], context) for draft in chosen), deferred
 
 
 def _cadence_allows(candidate: CoachingCandidate, context: CoachingContext) -> bool:
@@ -66,9 +66,29 @@ def _cadence_allows(candidate: CoachingCandidate, context: CoachingContext) -> b
     )
 
 
-def coaching_task(candidate: CoachingCandidate, context: CoachingContext) -> CreateCoachingTask:
+def task_draft(candidate: CoachingCandidate, context: CoachingContext) -> TaskDraft:
     assessment = candidate.assessment
     rule, rep, subject = assessment.rule, assessment.rep, assessment.subject
+    policy = rule.document.coaching
+    assignee = _assignee(rep, policy.assignee, policy.user_crm_id)
+    return TaskDraft(
+        key=task_key(rule.key, subject, policy.cadence_for(rep.crm_id), context.as_of),
+        rule_key=rule.key,
+        rep_crm_id=rep.crm_id,
+        deal_crm_id=subject.deal_crm_id,
+        assignee_crm_id=assignee,
+        budget_owner_crm_id=rep.manager_crm_id or assignee,
+        severity=candidate.severity,
+        gap=candidate.gap,
+        finding_id=candidate.finding_id,
+    )
+
+
+def _worded(
+    draft: TaskDraft, candidate: CoachingCandidate, context: CoachingContext
+) -> CreateCoachingTask:
+    """The draft with its subject, body, due date and priority."""
+    rule = candidate.assessment.rule
     policy = rule.document.coaching
     values = template_values(candidate, context)
     body = "\n\n".join(
@@ -80,15 +100,14 @@ def coaching_task(candidate: CoachingCandidate, context: CoachingContext) -> Cre
         )
         if part
     )
-    assignee = _assignee(rep, policy.assignee, policy.user_crm_id)
     return CreateCoachingTask(
-        key=task_key(rule.key, subject, policy.cadence_for(rep.crm_id), context.as_of),
-        rule_key=rule.key,
+        key=draft.key,
+        rule_key=draft.rule_key,
         rule_version=rule.version,
-        rep_crm_id=rep.crm_id,
-        deal_crm_id=subject.deal_crm_id,
-        assignee_crm_id=assignee,
-        budget_owner_crm_id=rep.manager_crm_id or assignee,
+        rep_crm_id=draft.rep_crm_id,
+        deal_crm_id=draft.deal_crm_id,
+        assignee_crm_id=draft.assignee_crm_id,
+        budget_owner_crm_id=draft.budget_owner_crm_id,
         subject=render(policy.subject_template, values)[:SUBJECT_LIMIT],
         body=body,
         due_on=due_date(context.as_of.date(), policy.due_in_days),

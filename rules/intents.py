@@ -115,10 +115,29 @@ class CreateCoachingTask:
 
 
 @dataclass(frozen=True, slots=True)
-class DeferredTask:
-    """A task the manager's weekly budget had no room for; a later evaluation retries."""
+class TaskDraft:
+    """A coaching task before it is worded: who it is for, whose budget it uses, and
+    what ranks it. Budgets choose among drafts, so only the tasks created get their
+    subject and body (a first evaluation of a large org has thousands of candidates
+    for a few hundred tasks)."""
 
-    task: CreateCoachingTask
+    key: str
+    rule_key: str
+    rep_crm_id: str
+    deal_crm_id: str | None
+    assignee_crm_id: str
+    budget_owner_crm_id: str
+    severity: Severity
+    gap: float
+    finding_id: FindingId | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeferredTask:
+    """A task the manager's weekly budget had no room for; a later evaluation offers it
+    again (and words it then)."""
+
+    task: TaskDraft
     reason: str
 
 

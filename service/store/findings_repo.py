@@ -17,9 +17,12 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import Select, String, any_, bindparam, cast, func, insert, literal_column, select
+import orjson
+from psycopg.types.json import Jsonb
+from sqlalchemy import Select, String, any_, bindparam, func, insert, literal_column, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.types import NullType
 
 from rules.cadence import CoachingHistory
 from rules.drift import Bounds
@@ -358,12 +361,24 @@ def _document_rows(model: Any, rows: Sequence[Mapping[str, Any]]) -> Select[Any]
     """The rows (all with the same keys) read back from one JSON document, each value
     as its column in ``model``'s table."""
     table, names = model.__table__, list(rows[0])
-    document = json_codec.dumps(list(rows), default=_json_scalar)
+    # Handed to the driver as a JSONB parameter whose text is made by _document_bytes:
+    # the document (megabytes on a first evaluation) goes out as orjson wrote it, never
+    # decoded into a str and encoded back.
+    document = Jsonb(list(rows), dumps=_document_bytes)
     records = func.jsonb_populate_recordset(
-        literal_column(f"NULL::{table.name}"),
-        cast(bindparam("rows", document, String()), postgresql.JSONB),
+        literal_column(f"NULL::{table.name}"), bindparam("rows", document, NullType())
     ).table_valued(*names)
     return select(*(records.c[name] for name in names))
+
+
+def _document_bytes(rows: Any) -> bytes:
+    """The rows as JSON text in UTF-8. orjson writes times, dates and enums itself, as
+    ISO 8601 text and their values, which the server reads back as the columns' types;
+    what it refuses goes through the store's codec."""
+    try:
+        return orjson.dumps(rows, default=_json_scalar)
+    except TypeError:  # orjson.JSONEncodeError
+        return json_codec.dumps(rows, default=_json_scalar).encode()
 
 
 _COPIED = ("state", "severity", "rule_version", "observed", "evidence")

@@ -243,6 +243,20 @@ def test_the_weekly_budget_keeps_the_most_severe_and_defers_the_rest():
     assert deferred[0].reason == "weekly budget of 2 tasks for m1 is used up"
 
 
+def test_a_deferred_task_is_the_draft_of_the_task_a_larger_budget_creates():
+    found = candidates(rule(), {R1: DRIFTING, R2: DEEP})
+    _, deferred = plan_coaching(found, context(budget=1))
+    created, _ = plan_coaching(found, context(budget=2))
+    (draft,) = [d.task for d in deferred]
+    (task,) = [t for t in created if t.rep_crm_id == draft.rep_crm_id]
+    shared = ("key", "rule_key", "deal_crm_id", "assignee_crm_id", "budget_owner_crm_id")
+    assert {name: getattr(draft, name) for name in shared} == {
+        name: getattr(task, name) for name in shared
+    }
+    assert (draft.severity, draft.gap, draft.finding_id) == (task.severity, task.gap, None)
+    assert task.subject and task.body  # worded only once chosen
+
+
 def test_ties_in_severity_are_ranked_by_gap():
     found = candidates(rule(), {R1: [50, 50, 28, 28], R2: [50, 50, 25, 25]})
     tasks, deferred = plan_coaching(found, context(budget=1))
