@@ -217,5 +217,7 @@ def alert_payload(
         payload["previous_severity"] = intent.previous_severity.value
     if isinstance(intent, ResolveFinding):
         payload["reason"] = intent.reason
-    payload["evidence"] = dict(intent.evidence)
+    # The intent's own evidence, not a copy: an evaluation completes it in place once it
+    # knows the deals and quota gaps (rules.evidence.complete_evidence).
+    payload["evidence"] = intent.evidence
     return payload

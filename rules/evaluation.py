@@ -15,14 +15,20 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from rules.assessment import Assessment, RuleAssessment, assess_rule
 from rules.cadence import CoachingHistory
 from rules.coaching import CoachingCandidate, CoachingContext, plan_coaching
 from rules.decisions import decide_rule, resolve_rule
 from rules.documents import VersionedRule
-from rules.evidence import EvidenceContext, build_evidence, deals_involved, quota_gaps
+from rules.evidence import (
+    EvidenceContext,
+    complete_evidence,
+    deals_involved,
+    evidence_body,
+    quota_gaps,
+)
 from rules.intents import (
     Alert,
     CreateCoachingTask,
@@ -138,41 +144,54 @@ def evaluate(
     measurements = _Measurements(source)
     live_by_rule = _live_by_rule(live)
     judged: list[RuleAssessment] = []
-    intents: list[FindingIntent | Alert] = []
-    for rule in rules:
-        if rule.document.enabled:
-            judged.append(_assess(rule, measurements, reps, as_of))
-        else:
-            findings = list(live_by_rule.get(rule.key, {}).values())
-            intents.extend(resolve_rule(rule, findings, "rule disabled", as_of))
-    relevant = _needing_intents(judged, live_by_rule)
-    context = _evidence_context(relevant, measurements, source, as_of, settings)
-    evidence = _EvidenceCache(context)
+    resolved: list[FindingIntent | Alert] = []
+    decided: list[FindingIntent | Alert] = []
     candidates: list[CoachingCandidate] = []
-    for rule_assessment in judged:
-        found = live_by_rule.get(rule_assessment.rule.key, {})
+    evidence = _EvidenceBook(as_of)
+    for rule in rules:
+        if not rule.document.enabled:
+            findings = list(live_by_rule.get(rule.key, {}).values())
+            resolved.extend(resolve_rule(rule, findings, "rule disabled", as_of))
+            continue
+        # Decided as soon as judged: with a source that reads ahead, the next rules'
+        # metrics are being read meanwhile.
+        rule_assessment = _assess(rule, measurements, reps, as_of)
+        judged.append(rule_assessment)
+        found = live_by_rule.get(rule.key, {})
         decisions = decide_rule(rule_assessment, found, evidence, as_of)
-        intents.extend(decisions.intents)
+        decided.extend(decisions.intents)
         candidates.extend(decisions.candidates)
+    context = _evidence_context(evidence.assessments(), measurements, source, as_of, settings)
+    evidence.complete(context)
     coaching = CoachingContext(
         as_of, people, context.deals, history, settings.weekly_task_budget, settings.manager_budgets
     )
     tasks, deferred = plan_coaching(candidates, coaching)
-    return Plan(as_of, (*intents, *tasks), deferred, build_scorecard(judged, reps))
+    return Plan(as_of, (*resolved, *decided, *tasks), deferred, build_scorecard(judged, reps))
 
 
-class _EvidenceCache:
-    """Evidence per (rule, subject), built on first use: only subjects with intents pay."""
+class _EvidenceBook:
+    """Evidence per (rule, subject), built when a decision first asks for it (only
+    subjects with intents pay), then completed for all at once by :meth:`complete`,
+    when the deals and quota gaps are known (:func:`~rules.evidence.evidence_body`)."""
 
-    def __init__(self, context: EvidenceContext) -> None:
-        self._context = context
-        self._built: dict[tuple[str, SubjectKey], Evidence] = {}
+    def __init__(self, as_of: datetime) -> None:
+        self._as_of = as_of
+        self._built: dict[tuple[str, SubjectKey], tuple[Assessment, dict[str, Any]]] = {}
 
     def __call__(self, assessment: Assessment) -> Evidence:
         key = (assessment.rule.key, assessment.subject)
         if key not in self._built:
-            self._built[key] = build_evidence(assessment, self._context)
-        return self._built[key]
+            self._built[key] = (assessment, evidence_body(assessment, self._as_of))
+        return self._built[key][1]
+
+    def assessments(self) -> list[Assessment]:
+        """The subjects that got evidence: drifting, or with a live finding."""
+        return [assessment for assessment, _ in self._built.values()]
+
+    def complete(self, context: EvidenceContext) -> None:
+        for assessment, evidence in self._built.values():
+            complete_evidence(evidence, assessment, context)
 
 
 def _check_inputs(rules: Sequence[VersionedRule], as_of: datetime) -> None:
@@ -230,20 +249,6 @@ def _assess(
     periods = rule_periods(rule.document, as_of)
     series, *win_rates = [measurements.get(*wanted) for wanted in _rule_measurements(rule, periods)]
     return assess_rule(rule, periods, series, reps, win_rates[0] if win_rates else None)
-
-
-def _needing_intents(
-    judged: Sequence[RuleAssessment],
-    live_by_rule: Mapping[str, Mapping[SubjectKey, LiveFinding]],
-) -> list[Assessment]:
-    """Subjects that are drifting or have a live finding: the ones that get intents."""
-    return [
-        assessment
-        for rule_assessment in judged
-        for assessment in rule_assessment.assessments
-        if assessment.verdict.drifting
-        or assessment.subject in live_by_rule.get(assessment.rule.key, {})
-    ]
 
 
 def _evidence_context(

@@ -45,6 +45,16 @@ def deals_involved(assessment: Assessment) -> tuple[str, ...]:
 
 
 def build_evidence(assessment: Assessment, context: EvidenceContext) -> dict[str, Any]:
+    evidence = evidence_body(assessment, context.as_of)
+    complete_evidence(evidence, assessment, context)
+    return evidence
+
+
+def evidence_body(assessment: Assessment, as_of: datetime) -> dict[str, Any]:
+    """Everything the assessment alone tells. ``deals``, ``quota_gap`` and
+    ``data_as_of`` are held empty until :func:`complete_evidence` fills them: an
+    evaluation knows them only after every rule is judged, and builds the rest while
+    later rules' metrics are still being read."""
     document = assessment.rule.document
     fmt = document.value_format
     verdict = assessment.verdict
@@ -78,11 +88,22 @@ def build_evidence(assessment: Assessment, context: EvidenceContext) -> dict[str
         "periods": _periods(assessment),
         "sparkline": sparkline(values),
         "team_median": finite(assessment.latest.team_median),
-        "deals": [_deal(deal, context.deals.get(deal)) for deal in deals_involved(assessment)],
-        "quota_gap": dict(context.quota_gaps.get(assessment.rep.crm_id, {})) or UNKNOWN,
-        "data_as_of": None if context.data_as_of is None else context.data_as_of.isoformat(),
-        "evaluated_at": context.as_of.isoformat(),
+        "deals": [],
+        "quota_gap": UNKNOWN,
+        "data_as_of": None,
+        "evaluated_at": as_of.isoformat(),
     }
+
+
+def complete_evidence(
+    evidence: dict[str, Any], assessment: Assessment, context: EvidenceContext
+) -> None:
+    """Fill in what :func:`evidence_body` held empty (its keys keep their places)."""
+    evidence["deals"] = [
+        _deal(deal, context.deals.get(deal)) for deal in deals_involved(assessment)
+    ]
+    evidence["quota_gap"] = dict(context.quota_gaps.get(assessment.rep.crm_id, {})) or UNKNOWN
+    evidence["data_as_of"] = None if context.data_as_of is None else context.data_as_of.isoformat()
 
 
 def _standard(assessment: Assessment) -> dict[str, Any] | None:

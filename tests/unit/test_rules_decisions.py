@@ -254,7 +254,8 @@ def test_a_deferred_task_is_the_draft_of_the_task_a_larger_budget_creates():
         name: getattr(task, name) for name in shared
     }
     assert (draft.severity, draft.gap, draft.finding_id) == (task.severity, task.gap, None)
-    assert task.subject and task.body  # worded only once chosen
+    assert task.subject  # worded once chosen
+    assert task.body
 
 
 def test_ties_in_severity_are_ranked_by_gap():

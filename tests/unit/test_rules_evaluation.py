@@ -197,6 +197,11 @@ def test_deal_findings_carry_the_deal_and_name_it_in_the_evidence():
     }
     (task,) = plan.of_type(CreateCoachingTask)
     assert (task.deal_crm_id, task.subject) == ("006A", "Re-engage Acme renewal")
+    assert "Deals: Acme renewal" in task.body
+    # Decided while later rules were read, completed once the deals were known: the
+    # alert and the task carry the same, completed evidence.
+    (alert,) = plan.of_type(Alert)
+    assert alert.payload["evidence"] == task.evidence == opened.evidence
     assert fake.deal_lookups == [("006A",)]
     assert plan.scorecard.cell("r2", "stale-deals") is not None
 
