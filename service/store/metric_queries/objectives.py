@@ -19,6 +19,7 @@ from sqlalchemy import (
     Float,
     Row,
     Select,
+    Subquery,
     and_,
     case,
     exists,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     or_,
     select,
     type_coerce,
+    union_all,
 )
 
 from connectors.records import StageCategory
@@ -38,6 +40,7 @@ from service.store.metric_queries.common import (
     Database,
     Frame,
     alive_at,
+    deal_exists,
     live_rep,
     number,
     parts,
@@ -230,32 +233,10 @@ def _closing_in_some_window(frame: Frame, trailing_days: int) -> ColumnElement[b
 
 def measure_win_rate(db: Database, spec: WinRate, frame: Frame) -> MetricSeries:
     """Deals closed (won or lost as of t) by a change inside ``[t - trailing_days, t)``."""
-    periods = frame.periods_cte(trailing_days=spec.trailing_days)
-    wanted: list[SnapshotColumn] = ["category", "closed_change_at", "since_at"]
-    deals = deal_snapshot(
-        frame,
-        periods,
-        [*wanted, "amount"] if spec.measure == "amount" else wanted,
-        deals=[_closing_in_some_window(frame, spec.trailing_days)],
-        spans=stage_spans(db, frame),
-    )
-    d = deals.c
-    weight = d.amount if spec.measure == "amount" else 1
-    query = (
-        select(
-            d.rep,
-            d.idx,
-            func.count().label("n"),
-            func.sum(case((d.category == WON, weight), else_=0)).label("won"),
-            func.sum(case((d.category == LOST, weight), else_=0)).label("lost"),
-        )
-        .where(
-            d.category.in_((WON, LOST)),
-            d.closed_change_at >= d.since_at,
-            d.closed_change_at < d.end_at,
-        )
-        .group_by(d.rep, d.idx)
-    )
+    if spec.measure == "count":
+        query = _closed_deals_counted(db, frame, spec.trailing_days)
+    else:
+        query = _closed_deals_weighed(db, frame, spec.trailing_days)
 
     def observe(row: Row[Any]) -> Observation:
         won, lost = number(row.won), number(row.lost)
@@ -270,3 +251,104 @@ def measure_win_rate(db: Database, spec: WinRate, frame: Frame) -> MetricSeries:
     # standard's win rate and a win-rate rule over the same window share one statement.
     name = f"win rate over {spec.trailing_days} days by {spec.measure}"
     return rep_series(frame.once(name, lambda: run(db, query)), len(frame.periods), observe)
+
+
+def _won_and_lost(closed: Subquery, weight: ColumnElement[Any] | int) -> Select[Any]:
+    """Per rep and period: deals closed (``n``), and the ``weight`` won and lost."""
+    c = closed.c
+    return select(
+        c.rep,
+        c.idx,
+        func.count().label("n"),
+        func.sum(case((c.category == WON, weight), else_=0)).label("won"),
+        func.sum(case((c.category == LOST, weight), else_=0)).label("lost"),
+    ).group_by(c.rep, c.idx)
+
+
+def _closed_deals_counted(db: Database, frame: Frame, trailing_days: int) -> Select[Any]:
+    """By count, read from the stage spans alone: a deal closed inside the window as of
+    ``t`` is one whose span in force at ``t`` is won or lost and began inside the window
+    (the change that closed it). A deal with no span begun by ``t`` (no stage history
+    then) has its current category and ``closed_at``. The same deals as the snapshot
+    (:func:`_closed_deals_weighed`) finds, without rebuilding any deal's state: the
+    spans already hold the stage, the owner and the deal's life.
+
+    The reps are joined to the totals, not to every closed deal: the planner knows
+    nothing of the spans table's size, and a nested loop over reps per deal cost more
+    than the rest of the statement."""
+    periods = frame.periods_cte(trailing_days=trailing_days)
+    spans, connection_id = stage_spans(db, frame), frame.connection_id
+    bounds = frame.bounds(trailing_days)
+    s, p, o = spans.c, periods.c, OPPORTUNITIES.c
+    closed = (WON, LOST)
+    by_span = select(s.rep, p.idx, s.stage_category.label("category")).join_from(
+        periods,
+        spans,
+        and_(
+            s.stage_category.in_(closed),
+            s.started_at >= bounds.first_since,
+            s.started_at < bounds.last_end,
+            s.started_at >= p.since_at,
+            s.started_at < p.end_at,
+            or_(s.ended_at.is_(None), s.ended_at > p.end_at),
+            or_(s.created_at.is_(None), s.created_at <= p.end_at),
+            or_(s.deleted_at.is_(None), s.deleted_at > p.end_at),
+        ),
+    )
+    in_window = (o.closed_at >= bounds.first_since, o.closed_at < bounds.last_end)
+    closed_in_window = select(o.crm_id).where(o.connection_id == connection_id, *in_window)
+    first = (
+        select(s.deal, func.min(s.started_at).label("first_at"))
+        .where(s.deal.in_(closed_in_window))
+        .group_by(s.deal)
+        .subquery("first_span")
+    )
+    without_span = (
+        select(o.owner_crm_id.label("rep"), p.idx, o.stage_category.label("category"))
+        .join_from(
+            periods,
+            OPPORTUNITIES,
+            and_(
+                deal_exists(periods, connection_id),
+                o.stage_category.in_(closed),
+                *in_window,
+                o.closed_at >= p.since_at,
+                o.closed_at < p.end_at,
+            ),
+        )
+        .outerjoin(first, first.c.deal == o.crm_id)
+        .where(or_(first.c.first_at.is_(None), first.c.first_at > p.end_at))
+    )
+    totals = _won_and_lost(union_all(by_span, without_span).subquery("closed"), 1).subquery(
+        "closed_totals"
+    )
+    t = totals.c
+    return (
+        select(t.rep, t.idx, t.n, t.won, t.lost)
+        .join_from(totals, periods, p.idx == t.idx)
+        .join(REPS, live_rep(periods, connection_id, t.rep))
+    )
+
+
+def _closed_deals_weighed(db: Database, frame: Frame, trailing_days: int) -> Select[Any]:
+    """By amount: the deals' snapshot at each end, for their amount then."""
+    periods = frame.periods_cte(trailing_days=trailing_days)
+    wanted: list[SnapshotColumn] = ["category", "closed_change_at", "since_at", "amount"]
+    deals = deal_snapshot(
+        frame,
+        periods,
+        wanted,
+        deals=[_closing_in_some_window(frame, trailing_days)],
+        spans=stage_spans(db, frame),
+    )
+    d = deals.c
+    closed = (
+        select(d.rep, d.idx, d.category, d.amount)
+        .where(
+            d.category.in_((WON, LOST)),
+            d.closed_change_at >= d.since_at,
+            d.closed_change_at < d.end_at,
+        )
+        .subquery("closed")
+    )
+    return _won_and_lost(closed, closed.c.amount)
