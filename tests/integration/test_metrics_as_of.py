@@ -158,6 +158,44 @@ def test_a_win_rate_below_the_minimum_sample_has_no_value_but_reports_the_sample
     assert first.parts == {"won": 1.0, "lost": 0.0}
 
 
+@pytest.mark.parametrize("measure", ["count", "amount"])
+def test_a_closed_deal_without_stage_history_by_then_counts_by_its_closed_at(
+    store: Store, measure: str
+):
+    org = OrgFixture()
+    org.reps = [rep_row(ADA)]
+    org.opportunities = [
+        # E1: lost on Feb 10, no history at all.
+        deal_row("E1", ADA, at(2, month=1), stage="Closed Lost", stage_category="lost",
+                 amount=Decimal(100), closed_at=at(10)),
+        # E2: won on Feb 4, but its stage history was first recorded on Feb 18.
+        deal_row("E2", ADA, at(2, month=1), stage="Closed Won", stage_category="won",
+                 amount=Decimal(300), closed_at=at(4)),
+    ]  # fmt: skip
+    org.changes = [
+        change_row("H1", "E2", at(18), stage="Closed Won", stage_category="won",
+                   amount=Decimal(300)),
+    ]  # fmt: skip
+    with store.unit_of_work() as session:
+        connection_id = load(session, org)
+    with store.unit_of_work() as session:
+        rate = SqlMetricSource(session, connection_id).measure(
+            WinRate(min_sample=1, trailing_days=30, measure=measure),  # type: ignore[arg-type]
+            WEEKS,
+        )
+    weeks = rate[SubjectKey(ADA)]
+    # Week 1: E2 won by its closed_at (no history by then); E1 not closed yet.
+    # Week 2: E1 lost by its closed_at, E2 still won by its closed_at.
+    # Week 3: E2 now read from its history, won by the change of Feb 18.
+    assert [None if week is None else week.sample for week in weeks] == [1, 2, 2]
+    won, lost = (1, 1) if measure == "count" else (300, 100)
+    assert [None if week is None else week.parts for week in weeks] == [
+        {"won": won, "lost": 0},
+        {"won": won, "lost": lost},
+        {"won": won, "lost": lost},
+    ]
+
+
 def test_coverage_uses_history_for_closed_deals_and_current_values_for_deals_without_history(
     source: SqlMetricSource,
 ):
