@@ -180,7 +180,7 @@ def test_a_closed_deal_without_stage_history_by_then_counts_by_its_closed_at(
         connection_id = load(session, org)
     with store.unit_of_work() as session:
         rate = SqlMetricSource(session, connection_id).measure(
-            WinRate(min_sample=1, trailing_days=30, measure=measure),  # type: ignore[arg-type]
+            WinRate(min_sample=1, trailing_days=30, measure=measure),
             WEEKS,
         )
     weeks = rate[SubjectKey(ADA)]
