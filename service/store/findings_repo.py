@@ -194,12 +194,14 @@ class PlanWriter:
             "rule_version": intent.rule_version,
             "severity": StoredSeverity(intent.severity.value),
             "observed": intent.observed,
-            # The stored documents came back from JSON: the new ones make the same trip
-            # (tuples become lists), once, so the comparison is exact.
-            "standard": _json(standard_document(intent.standard)),
-            "evidence": _json(intent.evidence),
+            "standard": standard_document(intent.standard),
+            "evidence": intent.evidence,
         }
-        changed = {k: v for k, v in changes.items() if getattr(finding, k) != v}
+        changed = {
+            name: _json(value) if name in _DOCUMENTS else value
+            for name, value in changes.items()
+            if _differs(getattr(finding, name), value, document=name in _DOCUMENTS)
+        }
         if isinstance(intent, EscalateFinding):
             self.applied.escalated.append(finding.id)
         elif not changed:
@@ -343,6 +345,19 @@ class PlanWriter:
             "evidence": finding.evidence,
         }
         self._transitions.append(_transition_row(finding.id, self.as_of, action, values))
+
+
+_DOCUMENTS = frozenset({"standard", "evidence"})
+
+
+def _differs(stored: Any, new: Any, *, document: bool) -> bool:
+    """Whether ``new`` would change the stored value. A stored document came back from
+    JSON: when it does not equal the new one as it is, the new one makes the same trip
+    (tuples become lists) before they are compared again; an unchanged document, the
+    common case of a re-run, is compared once and never copied."""
+    if stored == new:
+        return False
+    return not document or stored != _json(new)
 
 
 def _insert_from_document(model: Any, rows: Sequence[Mapping[str, Any]]) -> postgresql.Insert:
