@@ -197,11 +197,7 @@ class PlanWriter:
             "standard": standard_document(intent.standard),
             "evidence": intent.evidence,
         }
-        changed = {
-            name: _json(value) if name in _DOCUMENTS else value
-            for name, value in changes.items()
-            if _differs(getattr(finding, name), value, document=name in _DOCUMENTS)
-        }
+        changed = _changed(finding, changes)
         if isinstance(intent, EscalateFinding):
             self.applied.escalated.append(finding.id)
         elif not changed:
@@ -350,14 +346,22 @@ class PlanWriter:
 _DOCUMENTS = frozenset({"standard", "evidence"})
 
 
-def _differs(stored: Any, new: Any, *, document: bool) -> bool:
-    """Whether ``new`` would change the stored value. A stored document came back from
-    JSON: when it does not equal the new one as it is, the new one makes the same trip
-    (tuples become lists) before they are compared again; an unchanged document, the
-    common case of a re-run, is compared once and never copied."""
-    if stored == new:
-        return False
-    return not document or stored != _json(new)
+def _changed(stored: Any, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``values`` that differ from ``stored``'s attributes of the same names.
+
+    The stored documents came back from JSON. A new document equal to its stored one as
+    it is (the common case of a re-run) is left at that, never copied; one that is not
+    makes the same trip through JSON (tuples become lists) and is compared again, and
+    it is that copy that gets stored."""
+    changed: dict[str, Any] = {}
+    for name, new in values.items():
+        before = getattr(stored, name)
+        if before == new:
+            continue
+        after = _json(new) if name in _DOCUMENTS else new
+        if before != after:
+            changed[name] = after
+    return changed
 
 
 def _insert_from_document(model: Any, rows: Sequence[Mapping[str, Any]]) -> postgresql.Insert:
