@@ -333,17 +333,13 @@ class PlanWriter:
         return inserted
 
     def _transition(self, finding: Finding, action: str) -> None:
-        values = {
-            "state": finding.state,
-            "severity": finding.severity,
-            "rule_version": finding.rule_version,
-            "observed": finding.observed,
-            "evidence": finding.evidence,
-        }
+        values = {name: getattr(finding, name) for name in _COPIED}
         self._transitions.append(_transition_row(finding.id, self.as_of, action, values))
 
 
 _DOCUMENTS = frozenset({"standard", "evidence"})
+#: What a transition records of its finding as the finding stands after the change.
+_COPIED = ("state", "severity", "rule_version", "observed", "evidence")
 
 
 def _changed(stored: Any, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -400,9 +396,6 @@ def _document_bytes(rows: Any) -> bytes:
         return json_codec.dumps(rows, default=_json_scalar).encode()
 
 
-_COPIED = ("state", "severity", "rule_version", "observed", "evidence")
-
-
 def _transitions_from_findings(rows: Sequence[Mapping[str, Any]]) -> postgresql.Insert:
     """PostgreSQL: a transition records its finding as it stands after the change (the
     findings are written and flushed first), so the server copies the copied columns
@@ -433,16 +426,8 @@ def _json_scalar(value: Any) -> Any:
 def _transition_row(
     finding_id: int, at: datetime, action: str, finding: Mapping[str, Any]
 ) -> dict[str, Any]:
-    return {
-        "finding_id": finding_id,
-        "at": at,
-        "action": action,
-        "state": finding["state"],
-        "severity": finding["severity"],
-        "rule_version": finding["rule_version"],
-        "observed": finding["observed"],
-        "evidence": finding["evidence"],
-    }
+    copied = {name: finding[name] for name in _COPIED}
+    return {"finding_id": finding_id, "at": at, "action": action, **copied}
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
