@@ -1,7 +1,9 @@
 # syntax=docker/dockerfile:1
-# driftcoach service image: migrations run first, then the service (API + scheduler).
+# driftcoach image: migrations run first, then one cycle (sync every enabled connection,
+# then evaluate it); run it on a schedule (cron, a Kubernetes CronJob) until the
+# long-running service (`driftcoach serve`: API, scheduler, workers) arrives.
 #   docker build -t driftcoach .
-#   docker run -v driftcoach-data:/data -p 8000:8000 driftcoach
+#   docker run -v driftcoach-data:/data driftcoach
 # For PostgreSQL, set DRIFTCOACH_DATABASE_URL=postgresql://user:pass@host/db.
 
 ARG PYTHON_VERSION=3.12
@@ -15,6 +17,7 @@ COPY service ./service
 COPY connectors ./connectors
 COPY rules ./rules
 COPY migrations ./migrations
+COPY sandbox ./sandbox
 RUN /opt/driftcoach/bin/pip install .
 
 FROM python:${PYTHON_VERSION}-slim AS runtime
@@ -29,6 +32,5 @@ ENV PATH=/opt/driftcoach/bin:$PATH \
 USER driftcoach
 WORKDIR /data
 VOLUME ["/data"]
-EXPOSE 8000
-# Migrate, then replace the shell with the service so it receives SIGTERM directly.
-CMD ["sh", "-c", "driftcoach db upgrade && exec driftcoach serve"]
+# Migrate, sync, then replace the shell with the evaluation so it receives SIGTERM directly.
+CMD ["sh", "-c", "driftcoach db upgrade && driftcoach sync && exec driftcoach evaluate"]

@@ -24,7 +24,7 @@ $(BIN)/python:
 
 # One stamp per install flavour, each rebuilt when the project's metadata changes.
 $(VENV)/.installed-app: pyproject.toml | $(BIN)/python
-	$(PIP) install --editable .
+	$(PIP) install --editable '.[sandbox]'
 	@touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python

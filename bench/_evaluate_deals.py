@@ -19,7 +19,7 @@ from decimal import Decimal
 
 from connectors.records import Opportunity, OpportunityChange
 from connectors.records import StageCategory as Category
-from connectors.sandbox.salesforce.stages import STANDARD_STAGES
+from sandbox.salesforce.stages import STANDARD_STAGES
 
 OPEN_STAGES = tuple(stage for stage in STANDARD_STAGES if not stage.is_closed)
 OPEN_STAGES_INDEX = {stage.name: i for i, stage in enumerate(OPEN_STAGES)}

@@ -23,10 +23,10 @@ from sqlalchemy.orm import Session
 from rules.evaluation import CreateCoachingTask, OpenFinding
 from rules.metrics import DealProfile, MetricSeries, MetricSource, MetricSpec, RepProfile
 from rules.periods import Period
-from service.evaluate import evaluate_connection
-from service.measure_ahead import release
+from service.evaluation.measure_ahead import release
+from service.evaluation.run import evaluate_connection
 from service.store import Store
-from service.store.metrics import SqlMetricSource
+from service.store.sql_metric_source import SqlMetricSource
 
 PROFILES = "reps, deals, freshness"
 

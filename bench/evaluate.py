@@ -65,12 +65,12 @@ from bench._evaluate_org import OrgShape, SyntheticOrg
 from bench._evaluate_same import same_needs, same_statements
 from bench._evaluate_timing import EvaluationRun, evaluate_once
 from connectors.records import Entity
-from service.evaluate import evaluate_connection
-from service.rule_packs import default_pack_dir, load_pack
+from service.evaluation.packs import default_pack_dir, load_pack
+from service.evaluation.run import evaluate_connection
 from service.store import Store
 from service.store.connections import add_connection
-from service.store.models import CrmKind
-from service.store.rules_repo import apply_rule
+from service.store.stored_rules import apply_rule
+from service.store.tables import CrmKind
 from service.store.upserts import CanonicalRecord, upsert
 
 MODULE = "bench.evaluate"

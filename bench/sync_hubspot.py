@@ -89,8 +89,8 @@ from connectors.hubspot import HubSpotConfig, HubSpotConnector, PrivateAppAuth
 from connectors.hubspot.streams import SPECS
 from service.store import Store, make_engine
 from service.store.connections import add_connection
-from service.store.models import Activity, CrmKind, Opportunity
-from service.sync import SyncReport, sync_connection
+from service.store.tables import Activity, CrmKind, Opportunity
+from service.sync.pipeline import SyncReport, sync_connection
 
 MODULE = "bench.sync_hubspot"
 SEARCH_PAGE, LIST_PAGE, HISTORY_PAGE, ASSOCIATION_BATCH, OWNER_PAGE = 200, 100, 50, 1000, 500

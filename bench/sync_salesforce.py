@@ -84,8 +84,8 @@ from connectors.salesforce import ClientCredentialsAuth, SalesforceConfig, Sales
 from connectors.salesforce.streams import SPECS, StreamSpec, soql_datetime
 from service.store import Store, make_engine
 from service.store.connections import add_connection
-from service.store.models import Activity, CrmKind, Opportunity
-from service.sync import SyncReport, sync_connection
+from service.store.tables import Activity, CrmKind, Opportunity
+from service.sync.pipeline import SyncReport, sync_connection
 
 MODULE = "bench.sync_salesforce"
 PAGE_SIZE = 2000  # Salesforce's largest query batch

@@ -16,7 +16,7 @@ from sqlalchemy import Connection
 
 from service.settings import load_settings
 from service.store.engine import make_engine, sqlite_foreign_keys_suspended
-from service.store.models import Base
+from service.store.tables import Base
 from service.store.types import render_store_type
 
 config = context.config

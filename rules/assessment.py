@@ -10,13 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from rules.documents import RuleDocument, VersionedRule
-from rules.drift import Bounds, Verdict, judge
-from rules.metrics import MetricSeries, Observation, RepProfile, SubjectKey
-from rules.periods import Period, period_label
-from rules.policies import Basis
-from rules.series import RulePeriods, rule_value, subject_observations
-from rules.standards import (
+from rules.applied_standards import (
     AppliedStandard,
     ChosenStandard,
     References,
@@ -26,6 +20,12 @@ from rules.standards import (
     own_baseline,
     ramp_factor,
 )
+from rules.documents import RuleDocument, VersionedRule
+from rules.drift import Bounds, Verdict, judge
+from rules.metrics import MetricSeries, Observation, RepProfile, SubjectKey
+from rules.periods import Period, period_label
+from rules.series import RulePeriods, rule_value, subject_observations
+from rules.standards import Basis
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,15 +25,9 @@ from rules.metrics import (
     SubjectKind,
 )
 from rules.periods import PeriodUnit
-from rules.policies import (
-    Basis,
-    CoachingPolicy,
-    DriftPolicy,
-    Overrides,
-    Ramp,
-    Standard,
-    Strict,
-)
+from rules.policies import CoachingPolicy, DriftPolicy
+from rules.standards import Basis, Overrides, Ramp, Standard
+from rules.strict import Strict
 from rules.templates import DEAL_PLACEHOLDERS, REP_PLACEHOLDERS, check_placeholders
 
 

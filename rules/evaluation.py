@@ -52,9 +52,9 @@ from rules.metrics import (
     SubjectKey,
 )
 from rules.periods import Period, PeriodUnit, periods_to_date
-from rules.policies import Basis
 from rules.scorecard import Scorecard, build_scorecard
 from rules.series import RulePeriods, roster, rule_periods
+from rules.standards import Basis
 
 __all__ = [
     "Alert",

@@ -1,8 +1,9 @@
-"""The parts of a rule document: standard, overrides, ramp, drift and coaching policies.
+"""The policies of a rule document: severity, drift (when a deviation counts) and coaching
+(who is told, how often, in what words).
 
-Each part validates what it can see on its own (a minimum above its maximum, a ``user``
-assignee without a user); what depends on the metric (which bases fit it, which
-placeholders a deal rule may use) is checked by :class:`rules.documents.RuleDocument`.
+Each part validates what it can see on its own (a ``user`` assignee without a user);
+what depends on the metric (which placeholders a deal rule may use) is checked by
+:class:`rules.documents.RuleDocument`. The standard itself is in :mod:`rules.standards`.
 """
 
 from __future__ import annotations
@@ -10,16 +11,10 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from rules.metrics import WinRate
+from rules.strict import Strict
 from rules.templates import placeholders
-
-
-class Strict(BaseModel):
-    """Frozen, no unknown keys, no NaN or infinity: documents are data written by people."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Severity(StrEnum):
@@ -38,75 +33,6 @@ _SEVERITY_RANK = {Severity.LOW: 1, Severity.MEDIUM: 2, Severity.HIGH: 3}
 
 Priority = Literal["low", "medium", "high"]
 CadenceDays = Annotated[int, Field(ge=1, le=365)]
-
-
-class Basis(StrEnum):
-    """What the standard's numbers are measured against."""
-
-    ABSOLUTE = "absolute"  # min/max are the values themselves
-    TEAM_MEDIAN = "team_median"  # k x the team's median for the same period
-    OWN_BASELINE = "own_baseline"  # k x the rep's own mean before the window
-    STAGE_MEDIAN = "stage_median"  # k x the stage's historical median stint (days_in_stage)
-    INVERSE_WIN_RATE = "inverse_win_rate"  # k / the rep's trailing win rate (coverage)
-
-
-class Standard(Strict):
-    """The band a value should stay in: ``min`` and/or ``max``.
-
-    With ``absolute`` the bounds are values; with any other basis they are multipliers
-    ``k`` of a reference (team median, own baseline, stage median, 1 / win rate).
-    """
-
-    basis: Basis = Basis.ABSOLUTE
-    min: float | None = None
-    max: float | None = None
-    baseline_periods: int = Field(
-        default=8, ge=1, le=52, description="own_baseline: periods before the window averaged"
-    )
-    win_rate: WinRate = Field(
-        default_factory=WinRate, description="inverse_win_rate: how the win rate is measured"
-    )
-
-    @model_validator(mode="after")
-    def _bounds(self) -> Self:
-        if self.min is None and self.max is None:
-            raise ValueError("a standard needs min, max or both")
-        if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError(f"min ({self.min}) is above max ({self.max})")
-        if self.basis is not Basis.ABSOLUTE:
-            for name, value in (("min", self.min), ("max", self.max)):
-                if value is not None and value <= 0:
-                    raise ValueError(f"{name} is a multiplier with basis {self.basis}: use > 0")
-        return self
-
-
-class Override(Strict):
-    """For one team, role or rep: a different standard, or the rule switched off."""
-
-    disabled: bool = False
-    standard: Standard | None = None
-
-    @model_validator(mode="after")
-    def _one_effect(self) -> Self:
-        if self.disabled == (self.standard is not None):
-            raise ValueError("an override either sets disabled: true or gives a standard")
-        return self
-
-
-class Overrides(Strict):
-    """Per team name, role name and rep CRM id; a rep's own beats role beats team."""
-
-    teams: dict[str, Override] = Field(default_factory=dict)
-    roles: dict[str, Override] = Field(default_factory=dict)
-    reps: dict[str, Override] = Field(default_factory=dict)
-
-
-class Ramp(Strict):
-    """New reps are held to ``factor`` of the standard for ``days`` from their start date:
-    a minimum is multiplied by the factor, a maximum divided by it."""
-
-    days: int = Field(ge=1, le=730)
-    factor: float = Field(gt=0, le=1)
 
 
 class SeverityThresholds(Strict):

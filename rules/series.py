@@ -30,7 +30,7 @@ from rules.periods import (
     midnight,
     periods_to_date,
 )
-from rules.policies import Basis
+from rules.standards import Basis
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,212 +1,87 @@
-"""The standard a rep (or a rep's deal) is held to in one period, and how it was derived.
+"""The standard a rule holds reps to, as sales ops write it: the band, its basis, the
+overrides per team, role and rep, and the ramp for new reps.
 
-Resolution order: pick the standard (the rep's own override beats their role's, which beats
-their team's, which beats the rule's), turn a relative basis into numbers with this
-period's reference (team median, own baseline, stage median, trailing win rate), then
-apply the ramp for new reps. Every step adds to a plain-language derivation, because a
-rep told "you are below standard" will ask "says who?".
+Each part validates what it can see on its own (a minimum above its maximum, a
+multiplier that is not positive); which bases fit a metric is checked by
+:class:`rules.documents.RuleDocument`. How a standard becomes numbers for one rep and
+period is :mod:`rules.applied_standards`.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date
-from statistics import fmean, median
+from enum import StrEnum
+from typing import Self
 
-from rules.documents import RuleDocument, ValueFormat
-from rules.drift import Bounds
-from rules.formatting import describe_bounds, format_value
-from rules.metrics import RepProfile
-from rules.policies import Basis, Ramp, Standard
+from pydantic import Field, model_validator
 
-#: Fewest measured reps a team needs for its own median; smaller teams use everyone's.
-MIN_TEAM_SIZE = 3
+from rules.metrics import WinRate
+from rules.strict import Strict
 
 
-@dataclass(frozen=True, slots=True)
-class ChosenStandard:
-    """The standard that applies to a rep, and where it came from (rule or override)."""
+class Basis(StrEnum):
+    """What the standard's numbers are measured against."""
 
-    standard: Standard
-    origin: str
-
-
-@dataclass(frozen=True, slots=True)
-class References:
-    """What relative bases are relative to, for one subject and period."""
-
-    team_median: float | None = None
-    team_label: str = "all reps"
-    own_baseline: float | None = None
-    stage_median: float | None = None
-    stage: str | None = None
-    win_rate: float | None = None
+    ABSOLUTE = "absolute"  # min/max are the values themselves
+    TEAM_MEDIAN = "team_median"  # k x the team's median for the same period
+    OWN_BASELINE = "own_baseline"  # k x the rep's own mean before the window
+    STAGE_MEDIAN = "stage_median"  # k x the stage's historical median stint (days_in_stage)
+    INVERSE_WIN_RATE = "inverse_win_rate"  # k / the rep's trailing win rate (coverage)
 
 
-@dataclass(frozen=True, slots=True)
-class AppliedStandard:
-    """The numbers one period is held to, and what is needed to say how they came about.
+class Standard(Strict):
+    """The band a value should stay in: ``min`` and/or ``max``.
 
-    The plain-language derivation is built on demand: an evaluation applies standards to
-    every subject and period (tens of thousands of deal periods), and only the few that
-    drift ever show theirs.
+    With ``absolute`` the bounds are values; with any other basis they are multipliers
+    ``k`` of a reference (team median, own baseline, stage median, 1 / win rate).
     """
 
-    bounds: Bounds
-    basis: Basis
-    origin: str
-    chosen: ChosenStandard
-    references: References
-    fmt: ValueFormat
-    ramp_factor: float | None = None
-
-    @property
-    def derivation(self) -> str:
-        how = _words(self.chosen.standard, self.references)
-        text = f"{describe_bounds(self.bounds, self.fmt)}: {how} ({self.origin})"
-        if self.ramp_factor is not None:
-            text += f"; ramp: held to {self.ramp_factor:.0%} of the standard while new"
-        return text
-
-
-def choose_standard(document: RuleDocument, rep: RepProfile) -> ChosenStandard | None:
-    """The standard for ``rep``; None when an override switches the rule off for them."""
-    overrides = document.overrides
-    candidates = (
-        (overrides.reps.get(rep.crm_id), f"override for rep {rep.name}"),
-        (overrides.roles.get(rep.role) if rep.role else None, f"override for role {rep.role}"),
-        (overrides.teams.get(rep.team) if rep.team else None, f"override for team {rep.team}"),
+    basis: Basis = Basis.ABSOLUTE
+    min: float | None = None
+    max: float | None = None
+    baseline_periods: int = Field(
+        default=8, ge=1, le=52, description="own_baseline: periods before the window averaged"
     )
-    for override, origin in candidates:
-        if override is None:
-            continue
-        if override.standard is None:
-            return None
-        return ChosenStandard(override.standard, origin)
-    return ChosenStandard(document.standard, "rule standard")
-
-
-def apply_standard(
-    chosen: ChosenStandard,
-    references: References,
-    fmt: ValueFormat,
-    ramp_factor: float | None = None,
-) -> AppliedStandard | None:
-    """Numbers for one period; None when the reference cannot be measured this period."""
-    standard = chosen.standard
-    factor = _reference(standard, references)
-    if factor is None:
-        return None
-    low = None if standard.min is None else _combine(standard, standard.min, factor)
-    high = None if standard.max is None else _combine(standard, standard.max, factor)
-    if ramp_factor is not None:
-        low = None if low is None else low * ramp_factor
-        high = None if high is None else high / ramp_factor
-    bounds = Bounds(low, high)
-    return AppliedStandard(
-        bounds, standard.basis, chosen.origin, chosen, references, fmt, ramp_factor
+    win_rate: WinRate = Field(
+        default_factory=WinRate, description="inverse_win_rate: how the win rate is measured"
     )
 
-
-def _combine(standard: Standard, k: float, reference: float) -> float:
-    if standard.basis is Basis.INVERSE_WIN_RATE:
-        return k / reference
-    return k * reference
-
-
-def _reference(standard: Standard, refs: References) -> float | None:
-    """The value a relative basis multiplies (1 for an absolute standard); None when it
-    cannot be measured this period."""
-    if standard.basis is Basis.ABSOLUTE:
-        return 1.0
-    if standard.basis is Basis.TEAM_MEDIAN:
-        return refs.team_median
-    if standard.basis is Basis.OWN_BASELINE:
-        return refs.own_baseline
-    if standard.basis is Basis.STAGE_MEDIAN:
-        return refs.stage_median
-    ref = refs.win_rate
-    return None if ref is None or ref <= 0 else ref
+    @model_validator(mode="after")
+    def _bounds(self) -> Self:
+        if self.min is None and self.max is None:
+            raise ValueError("a standard needs min, max or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is above max ({self.max})")
+        if self.basis is not Basis.ABSOLUTE:
+            for name, value in (("min", self.min), ("max", self.max)):
+                if value is not None and value <= 0:
+                    raise ValueError(f"{name} is a multiplier with basis {self.basis}: use > 0")
+        return self
 
 
-def _words(standard: Standard, refs: References) -> str:
-    """How the reference came about, in words (for a standard that could be applied)."""
-    k = _multipliers(standard)
-    if standard.basis is Basis.ABSOLUTE:
-        return "absolute standard"
-    if standard.basis is Basis.TEAM_MEDIAN:
-        return f"{k} x median of {refs.team_label} {_n(refs.team_median)}"
-    if standard.basis is Basis.OWN_BASELINE:
-        periods = standard.baseline_periods
-        return f"{k} x own mean of the {periods} periods before the window {_n(refs.own_baseline)}"
-    if standard.basis is Basis.STAGE_MEDIAN:
-        words = f"{k} x historical median days in stage {refs.stage or '?'}"
-        return f"{words} {_n(refs.stage_median)}"
-    return f"{k} / trailing win rate {format_value(refs.win_rate, 'percent')}"
+class Override(Strict):
+    """For one team, role or rep: a different standard, or the rule switched off."""
+
+    disabled: bool = False
+    standard: Standard | None = None
+
+    @model_validator(mode="after")
+    def _one_effect(self) -> Self:
+        if self.disabled == (self.standard is not None):
+            raise ValueError("an override either sets disabled: true or gives a standard")
+        return self
 
 
-def _multipliers(standard: Standard) -> str:
-    ks = [format_value(k) for k in (standard.min, standard.max) if k is not None]
-    return "/".join(ks)
+class Overrides(Strict):
+    """Per team name, role name and rep CRM id; a rep's own beats role beats team."""
+
+    teams: dict[str, Override] = Field(default_factory=dict)
+    roles: dict[str, Override] = Field(default_factory=dict)
+    reps: dict[str, Override] = Field(default_factory=dict)
 
 
-def _n(value: float | None) -> str:
-    return f"({format_value(value)})"
+class Ramp(Strict):
+    """New reps are held to ``factor`` of the standard for ``days`` from their start date:
+    a minimum is multiplied by the factor, a maximum divided by it."""
 
-
-def ramp_factor(ramp: Ramp | None, rep: RepProfile, day: date) -> float | None:
-    """The ramp factor when ``day`` falls in the rep's first ``ramp.days`` days."""
-    if ramp is None or rep.started_on is None:
-        return None
-    tenure = (day - rep.started_on).days
-    return ramp.factor if 0 <= tenure < ramp.days else None
-
-
-def own_baseline(values: Sequence[float | None], periods: int) -> float | None:
-    """Mean of the measured values among the last ``periods`` before the window."""
-    recent = [value for value in values[-periods:] if value is not None] if periods else []
-    return fmean(recent) if recent else None
-
-
-class TeamMedians:
-    """Per team and period, the median value of the team's reps (everyone's as fallback).
-
-    A rep without a team, or in a team with fewer than :data:`MIN_TEAM_SIZE` measured reps
-    that period, is compared with the median of all reps on the roster.
-    """
-
-    def __init__(
-        self,
-        values: Iterable[tuple[str, Sequence[float | None]]],
-        reps: Mapping[str, RepProfile],
-    ) -> None:
-        """``values``: (rep CRM id, series) pairs; a rep's deals each give one pair."""
-        by_team: dict[str | None, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
-        for crm_id, series in values:
-            team = reps[crm_id].team if crm_id in reps else None
-            for index, value in enumerate(series):
-                if value is None:
-                    continue
-                by_team[None][index].append(value)
-                if team is not None:
-                    by_team[team][index].append(value)
-        self._groups = by_team
-        self._found: dict[tuple[str | None, int], tuple[float | None, str]] = {}
-
-    def for_rep(self, rep: RepProfile, index: int) -> tuple[float | None, str]:
-        """(median, which group it is the median of) for ``rep`` in period ``index``;
-        worked out once per team and period (a deal rule asks once per deal)."""
-        key = (rep.team, index)
-        found = self._found.get(key)
-        if found is None:
-            found = self._found[key] = self._median(rep.team, index)
-        return found
-
-    def _median(self, team: str | None, index: int) -> tuple[float | None, str]:
-        team_values = self._groups.get(team, {}).get(index, []) if team else []
-        if len(team_values) >= MIN_TEAM_SIZE:
-            return median(team_values), f"team {team}"
-        everyone = self._groups.get(None, {}).get(index, [])
-        return (median(everyone) if everyone else None), "all reps"
+    days: int = Field(ge=1, le=730)
+    factor: float = Field(gt=0, le=1)

@@ -17,7 +17,7 @@ from connectors.base import Connector
 from connectors.hubspot import HubSpotConfig, HubSpotConnector
 from connectors.salesforce import SalesforceConfig, SalesforceConnector
 from service.settings import HubSpotSettings, SalesforceSettings, Settings
-from service.store.models import Connection, CrmKind
+from service.store.tables import Connection, CrmKind
 
 # Per login method: (required fields, optional fields).
 SALESFORCE_AUTH_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {

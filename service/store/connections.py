@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.store.models import Connection, CrmKind
+from service.store.tables import Connection, CrmKind
 
 
 class ConnectionExists(ValueError):  # noqa: N818 - reads as a sentence where it is raised

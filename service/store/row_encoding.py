@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import JSON, Table
 
 from connectors import records
-from service.store import models
+from service.store import tables
 
 CanonicalRecord = (
     records.Rep | records.Opportunity | records.OpportunityChange | records.Activity | records.Quota
@@ -64,7 +64,7 @@ def layout_of(record_type: type, table: Table) -> Layout:
     names = [f.name for f in fields if f.name not in _NOT_COLUMNS]
     pairs = tuple((name, _RENAMED.get(name, name)) for name in names)
     documents = frozenset(c for _, c in pairs if isinstance(table.c[c].type, JSON))
-    constants = {"source": models.QuotaSource.CRM} if record_type is records.Quota else {}
+    constants = {"source": tables.QuotaSource.CRM} if record_type is records.Quota else {}
     return Layout(table, pairs, documents, constants, stamp_column(table))
 
 

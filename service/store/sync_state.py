@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.store.models import SyncState, SyncStatus
+from service.store.tables import SyncState, SyncStatus
 
 
 @dataclass

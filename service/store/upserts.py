@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from connectors.records import Deletion, Entity, Record
-from service.store import models
+from service.store import tables
 from service.store.row_encoding import (
     CanonicalRecord,
     Encode,
@@ -64,11 +64,11 @@ __all__ = [
 ]
 
 TABLES: Mapping[Entity, Table] = {
-    Entity.REP: models.Rep.__table__,  # type: ignore[dict-item]
-    Entity.OPPORTUNITY: models.Opportunity.__table__,  # type: ignore[dict-item]
-    Entity.OPPORTUNITY_CHANGE: models.OpportunityChange.__table__,  # type: ignore[dict-item]
-    Entity.ACTIVITY: models.Activity.__table__,  # type: ignore[dict-item]
-    Entity.QUOTA: models.Quota.__table__,  # type: ignore[dict-item]
+    Entity.REP: tables.Rep.__table__,  # type: ignore[dict-item]
+    Entity.OPPORTUNITY: tables.Opportunity.__table__,  # type: ignore[dict-item]
+    Entity.OPPORTUNITY_CHANGE: tables.OpportunityChange.__table__,  # type: ignore[dict-item]
+    Entity.ACTIVITY: tables.Activity.__table__,  # type: ignore[dict-item]
+    Entity.QUOTA: tables.Quota.__table__,  # type: ignore[dict-item]
 }
 
 _T = TypeVar("_T")

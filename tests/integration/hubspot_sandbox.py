@@ -22,18 +22,18 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from connectors.hubspot import HubSpotConfig, HubSpotConnector, PrivateAppAuth, RetryPolicy
-from connectors.sandbox.clock import SandboxClock
-from connectors.sandbox.faults import FaultInjector
-from connectors.sandbox.http import RunningServer
-from connectors.sandbox.hubspot import HubSpotLimits, HubSpotState, build_hubspot_server
-from connectors.sandbox.hubspot.model import CrmObject
-from connectors.sandbox.hubspot.views import live_associations
-from connectors.sandbox.hubspot.writes import history_of
-from connectors.sandbox.meter import Meter
-from connectors.sandbox.org import OrgSpec
-from connectors.sandbox.runner import Sandbox, SandboxOptions
+from sandbox.clock import SandboxClock
+from sandbox.faults import FaultInjector
+from sandbox.http import RunningServer
+from sandbox.hubspot import HubSpotLimits, HubSpotState, build_hubspot_server
+from sandbox.hubspot.model import CrmObject
+from sandbox.hubspot.views import live_associations
+from sandbox.hubspot.writes import history_of
+from sandbox.meter import Meter
+from sandbox.org import OrgSpec
+from sandbox.runner import Sandbox, SandboxOptions
 from service.store import Store
-from service.store.models import Activity, Opportunity, OpportunityChange, Rep
+from service.store.tables import Activity, Opportunity, OpportunityChange, Rep
 
 FAST_RETRY = RetryPolicy(
     attempts=8, rate_limit_attempts=20, base_delay_seconds=0.01, max_delay_seconds=0.05

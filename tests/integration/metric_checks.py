@@ -9,7 +9,7 @@ import pytest
 
 from rules.metrics import MetricSeries, MetricSpec, Observation
 from service.store import Store
-from service.store.metrics import SqlMetricSource
+from service.store.sql_metric_source import SqlMetricSource
 from tests.integration.metric_fixtures import PERIOD_SETS
 from tests.integration.metric_org import default_org
 from tests.integration.metric_reference import Reference

@@ -17,7 +17,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from rules.periods import Period, PeriodUnit, complete_periods, periods_to_date
-from service.store.models import (
+from service.store.tables import (
     Activity,
     Connection,
     Opportunity,

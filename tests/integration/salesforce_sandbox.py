@@ -7,8 +7,8 @@ from contextlib import contextmanager
 
 import requests
 
-from connectors.sandbox.org import OrgSpec
-from connectors.sandbox.runner import Sandbox, SandboxInfo, SandboxOptions
+from sandbox.org import OrgSpec
+from sandbox.runner import Sandbox, SandboxInfo, SandboxOptions
 
 
 def trusted_session(info: SandboxInfo) -> requests.Session:

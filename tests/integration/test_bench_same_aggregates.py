@@ -38,9 +38,9 @@ from rules.metrics import (
     WinRate,
 )
 from rules.periods import Period
-from service.rule_packs import default_pack_dir, load_pack
+from service.evaluation.packs import default_pack_dir, load_pack
 from service.store import Store
-from service.store.metrics import SqlMetricSource
+from service.store.sql_metric_source import SqlMetricSource
 
 SHAPE = OrgShape(reps=10, managers=2, opportunities=800, months=12)
 TOLERANCE = 1e-6

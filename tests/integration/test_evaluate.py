@@ -15,12 +15,13 @@ from bench.evaluate import load_org, load_records
 from connectors.records import ActivityKind, Entity, StageCategory
 from rules.evaluation import CreateCoachingTask, OpenFinding
 from rules.periods import PeriodUnit, complete_periods
-from service.evaluate import evaluate_connection, sellers
+from service.evaluation.run import evaluate_connection, sellers
 from service.store import Store
 from service.store.connections import add_connection
-from service.store.findings_repo import task_payload
-from service.store.metrics import SqlMetricSource
-from service.store.models import (
+from service.store.plan_writer import task_payload
+from service.store.sql_metric_source import SqlMetricSource
+from service.store.stored_rules import apply_rule, current_rules
+from service.store.tables import (
     Activity,
     CrmKind,
     CrmWrite,
@@ -31,7 +32,6 @@ from service.store.models import (
     Rep,
     WebhookEvent,
 )
-from service.store.rules_repo import apply_rule, current_rules
 
 #: A Wednesday; the last four complete weeks are the window.
 AS_OF = datetime(2026, 11, 18, 10, 0, tzinfo=UTC)

@@ -37,12 +37,12 @@ from connectors.records import (
     TaskPriority,
     task_marker,
 )
-from connectors.sandbox.faults import FaultConfig
-from connectors.sandbox.hubspot import HubSpotLimits
-from connectors.sandbox.hubspot import writes as portal_writes
-from connectors.sandbox.org import OrgSpec
-from connectors.sandbox.runner import Sandbox
 from connectors.writeback import UNKNOWN_OUTCOME
+from sandbox.faults import FaultConfig
+from sandbox.hubspot import HubSpotLimits
+from sandbox.hubspot import writes as portal_writes
+from sandbox.org import OrgSpec
+from sandbox.runner import Sandbox
 from tests.integration.hubspot_sandbox import (
     ENGAGEMENTS,
     FAST_RETRY,

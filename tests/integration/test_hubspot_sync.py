@@ -24,16 +24,16 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from connectors.sandbox.faults import FaultConfig
-from connectors.sandbox.hubspot import HubSpotLimits
-from connectors.sandbox.hubspot import writes as portal_writes
-from connectors.sandbox.org import OrgSpec
-from connectors.sandbox.runner import Sandbox
+from sandbox.faults import FaultConfig
+from sandbox.hubspot import HubSpotLimits
+from sandbox.hubspot import writes as portal_writes
+from sandbox.org import OrgSpec
+from sandbox.runner import Sandbox
 from service.settings import Settings
 from service.store import Store
 from service.store.connections import add_connection
-from service.store.models import Activity, CrmKind, Opportunity, Rep, SyncState
-from service.sync import StreamStatus, sync_connection
+from service.store.tables import Activity, CrmKind, Opportunity, Rep, SyncState
+from service.sync.pipeline import StreamStatus, sync_connection
 from tests.integration.hubspot_sandbox import (
     T0,
     Portal,

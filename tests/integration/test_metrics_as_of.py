@@ -24,7 +24,7 @@ from rules.metrics import (
 )
 from rules.periods import Period
 from service.store import Store
-from service.store.metrics import SqlMetricSource
+from service.store.sql_metric_source import SqlMetricSource
 from tests.integration.metric_fixtures import (
     OrgFixture,
     activity_row,

@@ -42,9 +42,9 @@ from connectors.salesforce import (
     SessionAuth,
 )
 from connectors.salesforce.config import AuthConfig
-from connectors.sandbox.faults import FaultConfig
-from connectors.sandbox.org import OrgSpec
-from connectors.sandbox.runner import Sandbox, SandboxInfo
+from sandbox.faults import FaultConfig
+from sandbox.org import OrgSpec
+from sandbox.runner import Sandbox, SandboxInfo
 from tests.integration.salesforce_sandbox import reset, running_salesforce, trusted_session
 
 SMALL_ORG = OrgSpec(seed=11, managers=1, reps=4, months=3, deal_scale=0.5)

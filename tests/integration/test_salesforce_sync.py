@@ -28,13 +28,13 @@ from connectors.salesforce import (
     SalesforceConfig,
     SalesforceConnector,
 )
-from connectors.sandbox.faults import FaultConfig
-from connectors.sandbox.org import OrgSpec
-from connectors.sandbox.runner import Sandbox, SandboxInfo
+from sandbox.faults import FaultConfig
+from sandbox.org import OrgSpec
+from sandbox.runner import Sandbox, SandboxInfo
 from service.settings import Settings
 from service.store import Store
 from service.store.connections import add_connection
-from service.store.models import (
+from service.store.tables import (
     Activity,
     CrmKind,
     Opportunity,
@@ -43,7 +43,7 @@ from service.store.models import (
     Rep,
     SyncState,
 )
-from service.sync import StreamStatus, sync_connection
+from service.sync.pipeline import StreamStatus, sync_connection
 from tests.integration.salesforce_sandbox import reset, running_salesforce
 
 # The org ends today so a first sync's history window holds it whatever the run date.

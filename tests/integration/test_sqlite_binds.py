@@ -20,8 +20,8 @@ from connectors.records import Activity, ActivityKind, Opportunity, Rep, StageCa
 from service.settings import Settings
 from service.store import Store, make_engine, migrate
 from service.store.connections import add_connection
-from service.store.models import CrmKind
 from service.store.sqlite_binds import sqlite_timestamp
+from service.store.tables import CrmKind
 from service.store.upserts import TABLES, CanonicalRecord, to_row, upsert
 
 NOW = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from connectors.records import ActivityKind, StageCategory
 from service.store import Store
-from service.store.models import (
+from service.store.tables import (
     Activity,
     Connection,
     CrmKind,

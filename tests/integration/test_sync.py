@@ -20,11 +20,11 @@ from connectors import records as rec
 from connectors.base import SyncStopped
 from connectors.fake import DEFAULT_STREAMS, FakeConnector, SimulatedCrash
 from connectors.records import ActivityKind, Deletion, Entity, StageCategory
-from service.prefetch import MAX_AHEAD
 from service.store import Store
-from service.store.models import Connection, CrmKind, QuotaSource, SyncState, SyncStatus
+from service.store.tables import Connection, CrmKind, QuotaSource, SyncState, SyncStatus
 from service.store.upserts import TABLES, RecordBatch
-from service.sync import StreamStatus, SyncReport, sync_connection
+from service.sync.pipeline import StreamStatus, SyncReport, sync_connection
+from service.sync.prefetch import MAX_AHEAD
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 STREAMS = {stream.name: stream.entity for stream in DEFAULT_STREAMS}

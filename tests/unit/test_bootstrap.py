@@ -14,7 +14,7 @@ from service.bootstrap import (
     salesforce_config,
 )
 from service.settings import HubSpotSettings, SalesforceSettings, Settings
-from service.store.models import Connection, CrmKind
+from service.store.tables import Connection, CrmKind
 
 
 def test_secrets_come_from_settings_and_options_from_the_connection():

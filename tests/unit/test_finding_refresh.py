@@ -2,7 +2,7 @@
 
 from types import SimpleNamespace
 
-from service.store.findings_repo import _changed
+from service.store.plan_writer import _changed
 
 STORED = SimpleNamespace(
     severity="high",

@@ -19,7 +19,7 @@ from rules.metrics import (
     SubjectKey,
 )
 from rules.periods import Period
-from service.measure_ahead import MeasuredAhead
+from service.evaluation.measure_ahead import MeasuredAhead
 from tests.unit.rules_support import rep
 
 START = datetime(2026, 11, 2, tzinfo=UTC)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from service.prefetch import MAX_AHEAD, Prefetched
+from service.sync.prefetch import MAX_AHEAD, Prefetched
 from tests.unit.iterator_support import Crash, numbers
 
 

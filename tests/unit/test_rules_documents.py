@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from rules.documents import RuleDocument, describe_errors, load_rule
 from rules.metrics import SubjectKind
-from rules.policies import Basis
+from rules.standards import Basis
 from tests.unit.rules_support import BASE_DOCUMENT, DEAL_DOCUMENT, document, merged
 
 

@@ -32,7 +32,7 @@ from rules.metrics import (
     SubjectKey,
 )
 from rules.periods import Period
-from service.rule_packs import default_pack_dir, load_pack
+from service.evaluation.packs import default_pack_dir, load_pack
 from tests.unit.rules_support import AS_OF, BASE_DOCUMENT, DEAL_DOCUMENT, manager, rep, rule
 
 DATA_AS_OF = AS_OF - timedelta(hours=2)

@@ -6,9 +6,7 @@ from datetime import date
 
 import pytest
 
-from rules.drift import Bounds
-from rules.policies import Ramp, Standard
-from rules.standards import (
+from rules.applied_standards import (
     AppliedStandard,
     ChosenStandard,
     References,
@@ -18,6 +16,8 @@ from rules.standards import (
     own_baseline,
     ramp_factor,
 )
+from rules.drift import Bounds
+from rules.standards import Ramp, Standard
 from tests.unit.rules_support import document, rep
 
 OVERRIDES = {

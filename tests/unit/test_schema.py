@@ -6,7 +6,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Index, Table, UniqueConstraint
 
 from service.store import Base, migrate
-from service.store.models import CrmSourced
+from service.store.tables import CrmSourced
 
 POSTGRES_MAX_IDENTIFIER = 63
 

@@ -54,16 +54,16 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from rules.metrics import MetricSeries, Observation, SubjectKey
 from rules.periods import Period
-from service.store import models
+from service.store import tables
 from service.store.types import UtcDateTime
 
 Database = Session | Connection
 
-REPS: Table = models.Rep.__table__  # type: ignore[assignment]
-OPPORTUNITIES: Table = models.Opportunity.__table__  # type: ignore[assignment]
-CHANGES: Table = models.OpportunityChange.__table__  # type: ignore[assignment]
-ACTIVITIES: Table = models.Activity.__table__  # type: ignore[assignment]
-QUOTAS: Table = models.Quota.__table__  # type: ignore[assignment]
+REPS: Table = tables.Rep.__table__  # type: ignore[assignment]
+OPPORTUNITIES: Table = tables.Opportunity.__table__  # type: ignore[assignment]
+CHANGES: Table = tables.OpportunityChange.__table__  # type: ignore[assignment]
+ACTIVITIES: Table = tables.Activity.__table__  # type: ignore[assignment]
+QUOTAS: Table = tables.Quota.__table__  # type: ignore[assignment]
 
 #: Evidence lists at most this many deals (``Observation.deals``).
 TOP_DEALS = 5
@@ -290,7 +290,7 @@ def deal_series(
     unpacked by position (ten times faster than by name) and keys built once per deal.
 
     The observations are made when the series is first read, not here: when the reads
-    run ahead on a worker thread (:mod:`service.measure_ahead`), the worker then only
+    run ahead on a worker thread (:mod:`service.evaluation.measure_ahead`), the worker then only
     waits on the database, and the core's thread, which has time to spare while it
     waits for the next read, does this work."""
 

@@ -1,0 +1,243 @@
+"""Evaluation: run every rule for one connection as of a moment, and persist the outcome.
+
+One transaction per evaluation: read the rules, the live findings and the coaching
+history, let the pure core decide (:func:`rules.evaluation.evaluate`), then apply its
+intents (findings and their transitions, queued coaching tasks, queued webhook events).
+Either all of it commits or none, so a crash mid-way leaves no finding without its task.
+
+Safe to run twice: evaluating again at the same moment changes nothing (the core is
+deterministic, task and event keys are deterministic, unchanged findings are not
+rewritten). Concurrent evaluations of one connection are serialised by the database
+(``BEGIN IMMEDIATE`` on SQLite, a transaction-scoped advisory lock on PostgreSQL), so two
+replicas cannot both open the same finding.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+from pydantic import ValidationError
+from sqlalchemy import exists, func, or_, select, text
+from sqlalchemy.orm import Session
+
+from rules.documents import VersionedRule, load_rule
+from rules.evaluation import (
+    Alert,
+    CreateCoachingTask,
+    EscalateFinding,
+    EvaluationSettings,
+    KeepFinding,
+    OpenFinding,
+    Plan,
+    ResolveFinding,
+    evaluate,
+    measurements_needed,
+)
+from rules.metrics import DealProfile, MetricSeries, MetricSource, MetricSpec, RepProfile
+from rules.periods import Period
+from service.evaluation.measure_ahead import MeasuredAhead, release
+from service.gc_pause import cyclic_gc_paused
+from service.store.engine import Store
+from service.store.findings import coaching_history, live_findings
+from service.store.plan_writer import AppliedPlan, PlanWriter
+from service.store.sql_metric_source import SqlMetricSource
+from service.store.stored_rules import StoredRule, current_rules
+from service.store.tables import Activity, Opportunity, Rep, utcnow
+
+logger = logging.getLogger(__name__)
+
+SourceFactory = Callable[[Session, int], MetricSource]
+
+# Arbitrary, fixed: the first key of the advisory lock that serialises evaluations.
+_ADVISORY_NAMESPACE = 0x64636576  # "dcev"
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    connection_id: int
+    as_of: datetime
+    plan: Plan
+    applied: AppliedPlan
+    dry_run: bool
+    invalid_rules: tuple[str, ...] = ()
+
+
+def evaluate_connection(
+    store: Store,
+    connection_id: int,
+    *,
+    as_of: datetime | None = None,
+    dry_run: bool = False,
+    settings: EvaluationSettings | None = None,
+    source_factory: SourceFactory | None = None,
+    read_ahead: bool = True,
+) -> EvaluationResult:
+    """Evaluate every rule for ``connection_id`` as of ``as_of`` (default: now).
+
+    With ``dry_run`` the plan is computed and applied inside the transaction (so the
+    report is exact), then rolled back. ``read_ahead`` runs the metric reads on a worker
+    thread while the core judges (the same plan, sooner); off, they run in turn.
+    """
+    moment = as_of or utcnow()
+    if moment.tzinfo is None:
+        raise ValueError("as_of must be timezone-aware")
+    factory = source_factory or SqlMetricSource
+    try:
+        with cyclic_gc_paused(), store.unit_of_work() as session:
+            _serialise(session, connection_id)
+            rules, invalid = _versioned(current_rules(session, enabled_only=False))
+            live = live_findings(session, connection_id)
+            history = coaching_history(session, connection_id, moment)
+            seller_ids = sellers(session, connection_id)
+            with _reading(factory(session, connection_id), rules, moment, read_ahead) as source:
+                plan = evaluate(
+                    rules, SellersOnly(source, seller_ids), live, history, moment, settings=settings
+                )
+            applied = apply_plan(session, connection_id, plan)
+            if dry_run:
+                raise _DryRun(EvaluationResult(connection_id, moment, plan, applied, True, invalid))
+    except _DryRun as rolled_back:
+        return rolled_back.result
+    return EvaluationResult(connection_id, moment, plan, applied, dry_run, invalid)
+
+
+@contextmanager
+def _reading(
+    source: MetricSource, rules: Sequence[VersionedRule], moment: datetime, read_ahead: bool
+) -> Iterator[MetricSource]:
+    """The source for the core, closed before the session is used again.
+
+    With ``read_ahead`` its reads run on a worker thread ahead of the core
+    (:mod:`service.evaluation.measure_ahead`); the session is the worker's alone until it stops.
+    """
+    if read_ahead:
+        with MeasuredAhead(source, measurements_needed(rules, moment)) as ahead:
+            yield ahead
+        return
+    yield source
+    release(source)  # not after a failure: the rollback undoes what the source made
+
+
+class _DryRun(Exception):  # noqa: N818 - control flow: leave the unit of work by rollback
+    def __init__(self, result: EvaluationResult) -> None:
+        super().__init__("dry run")
+        self.result = result
+
+
+def apply_plan(session: Session, connection_id: int, plan: Plan) -> AppliedPlan:
+    """Write the plan's intents; findings first, so tasks and events can name them."""
+    writer = PlanWriter(session, connection_id, plan.as_of)
+    writer.load_subjects(
+        intent.subject
+        for intent in plan.intents
+        if isinstance(intent, OpenFinding | KeepFinding | EscalateFinding | ResolveFinding)
+    )
+    writer.load_findings(
+        intent.finding_id
+        for intent in plan.intents
+        if isinstance(intent, KeepFinding | EscalateFinding | ResolveFinding)
+    )
+    for intent in plan.intents:
+        if isinstance(intent, OpenFinding):
+            writer.open(intent)
+        elif isinstance(intent, KeepFinding | EscalateFinding):
+            writer.keep(intent)
+        elif isinstance(intent, ResolveFinding):
+            writer.resolve(intent)
+    writer.write_findings()
+    for intent in plan.intents:
+        if isinstance(intent, CreateCoachingTask):
+            writer.queue_task(intent)
+        elif isinstance(intent, Alert):
+            writer.queue_alert(intent)
+    writer.write_outboxes()
+    session.flush()
+    return writer.applied
+
+
+class SellersOnly:
+    """The metric source with its roster cut to sellers: users who own deals or activities.
+
+    A CRM's user list also holds integration users, admins and support staff; judging them
+    on calls and pipeline would open findings nobody can act on. Everything else passes
+    through unchanged.
+    """
+
+    def __init__(self, source: MetricSource, seller_ids: set[str]) -> None:
+        self._source, self._sellers = source, seller_ids
+
+    def measure(self, metric: MetricSpec, periods: Sequence[Period]) -> MetricSeries:
+        return self._source.measure(metric, periods)
+
+    def reps(self) -> Sequence[RepProfile]:
+        return [rep for rep in self._source.reps() if rep.crm_id in self._sellers]
+
+    def deals(self, crm_ids: Sequence[str]) -> Sequence[DealProfile]:
+        return self._source.deals(crm_ids)
+
+    def data_as_of(self) -> datetime | None:
+        return self._source.data_as_of()
+
+
+def sellers(session: Session, connection_id: int) -> set[str]:
+    """CRM ids of users who own at least one deal or logged at least one activity.
+
+    Asked per user (a few hundred index probes), not as the distinct owners of every
+    deal and activity, which would read the whole activity table.
+    """
+    o, a = Opportunity, Activity
+    owns = (
+        exists()
+        .where(o.connection_id == connection_id, o.owner_crm_id == Rep.crm_id)
+        .correlate(Rep)
+    )
+    acts = (
+        exists().where(a.connection_id == connection_id, a.rep_crm_id == Rep.crm_id).correlate(Rep)
+    )
+    query = select(Rep.crm_id).where(Rep.connection_id == connection_id, or_(owns, acts))
+    return {str(crm_id) for crm_id in session.scalars(query)}
+
+
+def _serialise(session: Session, connection_id: int) -> None:
+    """Take the database's lock for this connection's evaluation before reading anything."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(_ADVISORY_NAMESPACE, connection_id)))
+        # The metric queries are short analytical statements run once each: JIT compiling
+        # them (~0.15 s a query) costs more than it saves. Only for this transaction.
+        session.execute(text("SET LOCAL jit = off"))
+        # Deal snapshots hash a few hundred thousand (period, deal) rows; at the default
+        # 4 MB they spill to disk in dozens of batches. Still per transaction only.
+        session.execute(text("SET LOCAL work_mem = '64MB'"))
+        # Evidence documents are about 2 KB: most are compressed when stored, and lz4
+        # does it in a fraction of pglz's time (where the server was built with it).
+        if session.scalar(text(_HAS_LZ4)):
+            session.execute(text("SET LOCAL default_toast_compression = 'lz4'"))
+    else:
+        session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+
+
+_HAS_LZ4 = (
+    "SELECT coalesce(bool_or('lz4' = ANY(enumvals)), false) FROM pg_settings"
+    " WHERE name = 'default_toast_compression'"
+)
+
+
+def _versioned(stored: Sequence[StoredRule]) -> tuple[list[VersionedRule], tuple[str, ...]]:
+    """Stored documents as the core's rules; one that no longer validates is reported."""
+    rules, invalid = [], []
+    for rule in stored:
+        try:
+            document = load_rule(dict(rule.document))
+        except ValidationError as exc:
+            logger.error("rule %s v%s no longer validates: %s", rule.key, rule.version, exc)
+            invalid.append(rule.key)
+            continue
+        if not rule.enabled and document.enabled:
+            document = document.model_copy(update={"enabled": False})
+        rules.append(VersionedRule(document, rule.version))
+    return rules, tuple(invalid)

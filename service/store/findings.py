@@ -1,0 +1,86 @@
+"""What the rules core needs to know of past evaluations: the live findings of a
+connection and its coaching history (from the CRM-write outbox)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, aliased
+
+from rules.cadence import CoachingHistory
+from rules.intents import (
+    LiveFinding,
+)
+from rules.metrics import SubjectKey
+from rules.policies import Severity
+from service.store.tables import (
+    CrmWrite,
+    Finding,
+    FindingState,
+    Opportunity,
+    OutboxState,
+    Rep,
+    Rule,
+)
+
+
+def live_findings(session: Session, connection_id: int) -> list[LiveFinding]:
+    """Open and snoozed findings of the connection's reps and deals.
+
+    Only the columns the core reads: loading whole findings would parse every live
+    finding's evidence (thousands on a large org) for nothing."""
+    deal = aliased(Opportunity)
+    f = Finding
+    rows = session.execute(
+        select(f.id, f.severity, f.state, f.opened_at, Rule.key, Rep.crm_id, deal.crm_id)
+        .join(Rule, Rule.id == f.rule_id)
+        .join(Rep, Rep.id == f.rep_id)
+        .outerjoin(deal, deal.id == f.opportunity_id)
+        .where(Rep.connection_id == connection_id, f.state != FindingState.RESOLVED)
+        .order_by(f.id)
+    )
+    return [
+        LiveFinding(
+            id=finding_id,
+            rule_key=rule_key,
+            subject=SubjectKey(rep_crm_id, deal_crm_id),
+            severity=Severity(_rules_severity(severity.value)),
+            state=state.value,
+            opened_at=opened_at,
+        )
+        for finding_id, severity, state, opened_at, rule_key, rep_crm_id, deal_crm_id in rows
+    ]
+
+
+def coaching_history(session: Session, connection_id: int, as_of: datetime) -> CoachingHistory:
+    """When each (rule, rep, deal) was last coached, and tasks per manager this week."""
+    queued = CrmWrite.state != OutboxState.CANCELLED
+    mine = (CrmWrite.connection_id == connection_id, CrmWrite.created_at <= as_of, queued)
+    last = session.execute(
+        select(
+            CrmWrite.rule_key,
+            CrmWrite.rep_crm_id,
+            CrmWrite.opportunity_crm_id,
+            func.max(CrmWrite.created_at),
+        )
+        .where(*mine)
+        .group_by(CrmWrite.rule_key, CrmWrite.rep_crm_id, CrmWrite.opportunity_crm_id)
+    )
+    monday = (as_of - timedelta(days=as_of.weekday())).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    week = session.execute(
+        select(CrmWrite.budget_owner_crm_id, func.count())
+        .where(*mine, CrmWrite.created_at >= monday)
+        .group_by(CrmWrite.budget_owner_crm_id)
+    )
+    return CoachingHistory(
+        last_task_at={(rule, rep, deal): at for rule, rep, deal, at in last},
+        tasks_this_week=dict(week.all()),
+    )
+
+
+def _rules_severity(stored: str) -> str:
+    """The store also knows ``critical``; the rules core tops out at ``high``."""
+    return "high" if stored == "critical" else stored

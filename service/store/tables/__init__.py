@@ -1,0 +1,58 @@
+"""The store's tables, one module per kind of data; every name importable from here.
+
+``base`` holds the declarative base, the column types and the stored vocabularies; the
+others hold the tables: CRM records, rules and findings, the outboxes, and the sync and
+audit bookkeeping. Importing this package registers every table on ``Base.metadata``.
+"""
+
+from service.store.tables.base import (
+    NAMING_CONVENTION,
+    Base,
+    CrmKind,
+    CrmSourced,
+    FindingState,
+    QuotaSource,
+    Severity,
+    SubjectKind,
+    SyncStatus,
+    utcnow,
+)
+from service.store.tables.crm_records import (
+    Activity,
+    Connection,
+    Opportunity,
+    OpportunityChange,
+    Quota,
+    Rep,
+)
+from service.store.tables.outboxes import CrmWrite, OutboxState, WebhookEvent
+from service.store.tables.rules_and_findings import Finding, FindingTransition, Rule, RuleVersion
+from service.store.tables.sync_and_audit import AuditEntry, SyncState
+
+__all__ = [
+    "NAMING_CONVENTION",
+    "Activity",
+    "AuditEntry",
+    "Base",
+    "Connection",
+    "CrmKind",
+    "CrmSourced",
+    "CrmWrite",
+    "Finding",
+    "FindingState",
+    "FindingTransition",
+    "Opportunity",
+    "OpportunityChange",
+    "OutboxState",
+    "Quota",
+    "QuotaSource",
+    "Rep",
+    "Rule",
+    "RuleVersion",
+    "Severity",
+    "SubjectKind",
+    "SyncState",
+    "SyncStatus",
+    "WebhookEvent",
+    "utcnow",
+]

@@ -1,0 +1,84 @@
+"""Bookkeeping: where each stream's sync stands, and who changed what."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from service.store.tables.base import (
+    Base,
+    BigId,
+    Document,
+    IdPk,
+    SyncStatus,
+    Timestamp,
+    enum_column,
+    utcnow,
+)
+
+# --------------------------------------------------------------------------- sync
+
+
+class SyncState(Base):
+    """Per connection and stream: the cursor to resume from and how the last run went.
+
+    The cursor is written in the same transaction as the records it covers, so after a
+    crash the next run resumes exactly where the committed data ends.
+    """
+
+    __tablename__ = "sync_state"
+    __table_args__ = (
+        UniqueConstraint("connection_id", "stream", name="uq_sync_state_connection_id_stream"),
+    )
+
+    id: Mapped[IdPk]
+    connection_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("connections.id", ondelete="CASCADE")
+    )
+    stream: Mapped[str] = mapped_column(String(64))
+    cursor: Mapped[Document | None]
+    status: Mapped[SyncStatus] = mapped_column(
+        enum_column(SyncStatus, "sync_status"), default=SyncStatus.IDLE
+    )
+    run_started_at: Mapped[Timestamp | None]
+    run_finished_at: Mapped[Timestamp | None]
+    last_success_at: Mapped[Timestamp | None]
+    records_read: Mapped[int] = mapped_column(BigInteger, default=0)
+    records_upserted: Mapped[int] = mapped_column(BigInteger, default=0)
+    records_deleted: Mapped[int] = mapped_column(BigInteger, default=0)
+    api_calls: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[Timestamp] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+# --------------------------------------------------------------------------- audit
+
+
+class AuditEntry(Base):
+    """Who changed what and when: rules, quotas, keys, connections, finding states."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index(
+            "ix_audit_log_entity_type_entity_id_occurred_at",
+            "entity_type",
+            "entity_id",
+            "occurred_at",
+        ),
+        Index("ix_audit_log_occurred_at", "occurred_at"),
+    )
+
+    id: Mapped[IdPk]
+    occurred_at: Mapped[Timestamp] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(200), comment="API key id, 'cli' or 'system'.")
+    action: Mapped[str] = mapped_column(String(100))
+    entity_type: Mapped[str] = mapped_column(String(50))
+    entity_id: Mapped[str | None] = mapped_column(String(100))
+    details: Mapped[Document] = mapped_column(default=dict)
