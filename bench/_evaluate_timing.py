@@ -21,9 +21,9 @@ from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
 from rules.evaluation import CreateCoachingTask, OpenFinding
-from rules.metrics import DealProfile, MetricSeries, MetricSource, MetricSpec, RepProfile
+from rules.metrics import DealProfile, MetricSeries, MetricSpec, RepProfile
 from rules.periods import Period
-from service.evaluation.measure_ahead import release
+from service.evaluation.measure_ahead import ClosingSource
 from service.evaluation.run import evaluate_connection
 from service.store import Store
 from service.store.sql_metric_source import SqlMetricSource
@@ -74,7 +74,7 @@ class Clock:
 class TimedSource:
     """The SQL metric source with a stopwatch on every call."""
 
-    def __init__(self, source: MetricSource, clock: Clock) -> None:
+    def __init__(self, source: ClosingSource, clock: Clock) -> None:
         self._source, self._clock = source, clock
 
     def measure(self, metric: MetricSpec, periods: Sequence[Period]) -> MetricSeries:
@@ -83,7 +83,7 @@ class TimedSource:
 
     def close(self) -> None:
         with self._clock.source_call(PROFILES):
-            release(self._source)
+            self._source.close()
 
     def reps(self) -> Sequence[RepProfile]:
         with self._clock.source_call(PROFILES):
@@ -131,7 +131,7 @@ def evaluate_once(
     wall time is the Python that did not overlap a read."""
     clock = Clock()
 
-    def factory(session: Session, connection: int) -> MetricSource:
+    def factory(session: Session, connection: int) -> ClosingSource:
         return TimedSource(SqlMetricSource(session, connection), clock)
 
     with clock.watching(store.engine):

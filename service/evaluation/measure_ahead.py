@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from rules.evaluation import Measurement
 from rules.metrics import DealProfile, MetricSeries, MetricSource, MetricSpec, RepProfile
@@ -31,12 +31,11 @@ from rules.periods import Period
 T = TypeVar("T")
 
 
-def release(source: object) -> None:
-    """Let a source that made something in the transaction (the SQL source's temporary
-    tables) drop it; the core's port has no such step, so it is asked for by name."""
-    close = getattr(source, "close", None)
-    if callable(close):
-        close()
+class ClosingSource(MetricSource, Protocol):
+    """A metric source that may make things in the caller's transaction (the SQL source's
+    temporary tables) and drops them on :meth:`close`; the core's port has no such step."""
+
+    def close(self) -> None: ...
 
 
 class MeasuredAhead:
@@ -48,7 +47,7 @@ class MeasuredAhead:
     the worker (dropping reads not started) before the caller's session is used again.
     """
 
-    def __init__(self, source: MetricSource, wanted: Sequence[Measurement]) -> None:
+    def __init__(self, source: ClosingSource, wanted: Sequence[Measurement]) -> None:
         self._source = source
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="driftcoach-measure")
         self._reps: Future[Sequence[RepProfile]] | None = self._worker.submit(source.reps)
@@ -80,7 +79,7 @@ class MeasuredAhead:
         self._worker.shutdown(wait=True, cancel_futures=True)
         self._ahead.clear()
         if release_source:
-            release(self._source)
+            self._source.close()
 
     def __enter__(self) -> MeasuredAhead:
         return self

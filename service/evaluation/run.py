@@ -39,7 +39,7 @@ from rules.evaluation import (
 )
 from rules.metrics import DealProfile, MetricSeries, MetricSource, MetricSpec, RepProfile
 from rules.periods import Period
-from service.evaluation.measure_ahead import MeasuredAhead, release
+from service.evaluation.measure_ahead import ClosingSource, MeasuredAhead
 from service.gc_pause import cyclic_gc_paused
 from service.store.engine import Store
 from service.store.findings import coaching_history, live_findings
@@ -50,7 +50,7 @@ from service.store.tables import Activity, Opportunity, Rep, utcnow
 
 logger = logging.getLogger(__name__)
 
-SourceFactory = Callable[[Session, int], MetricSource]
+SourceFactory = Callable[[Session, int], ClosingSource]
 
 # Arbitrary, fixed: the first key of the advisory lock that serialises evaluations.
 _ADVISORY_NAMESPACE = 0x64636576  # "dcev"
@@ -107,7 +107,7 @@ def evaluate_connection(
 
 @contextmanager
 def _reading(
-    source: MetricSource, rules: Sequence[VersionedRule], moment: datetime, read_ahead: bool
+    source: ClosingSource, rules: Sequence[VersionedRule], moment: datetime, read_ahead: bool
 ) -> Iterator[MetricSource]:
     """The source for the core, closed before the session is used again.
 
@@ -119,7 +119,7 @@ def _reading(
             yield ahead
         return
     yield source
-    release(source)  # not after a failure: the rollback undoes what the source made
+    source.close()  # not after a failure: the rollback undoes what the source made
 
 
 class _DryRun(Exception):  # noqa: N818 - control flow: leave the unit of work by rollback

@@ -1,21 +1,18 @@
-"""Canonical records into table rows, by one generated function per record class and layout.
+"""Canonical records into table rows: :func:`to_row` defines a row, encoders make many.
 
 A first sync encodes every record it writes, half a million and more per run, on the
 thread that also runs the database's statements. Encoding through a dict per record and
-then one converter call per value cost about 7.5 µs a record, as much as SQLite took
-to insert it. So, the way :mod:`dataclasses` builds ``__init__``, each (record class,
-column order, converters) gets a function compiled once whose body is a single list
-comprehension: direct attribute reads, a converter only where a column has one, the
-batch's constants (connection, write time) computed once. About 2 µs a record.
-
-The generated source is built only from dataclass field names and column names of our
-own models (both checked to be identifiers), never from data. :func:`to_row` stays the
-plain, obvious definition of a row; a test holds every encoder to it.
+then one converter call per value cost about 7.5 µs a record, as much as SQLite took to
+insert it. An encoder works out once per (record class, column order, converters) what
+each column reads (an attribute, a constant of the batch, the deletion time) and which
+converter applies, so a record costs one small call per column. A test holds every
+encoder to :func:`to_row`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -89,58 +86,65 @@ def make_encoder(
 
     ``converters`` maps a column to the function that turns its value into what the
     driver is given (SQLite: SQLAlchemy's storage format); others pass as they are.
+    Each column becomes one reader, worked out here once; a batch's constants (the
+    connection, the write time and its conversion) are bound once per batch.
     """
-    converters = converters or {}
+    converters = dict(converters or {})
     if sorted(columns) != sorted(layout.columns):
         raise ValueError(f"columns {sorted(columns)} are not the layout's {sorted(layout.columns)}")
-    namespace: dict[str, Any] = {"dict": dict}
-    expressions = [_expression(layout, column, converters, namespace) for column in columns]
-    source = (
-        "def encode(batch, connection_id, now):\n"
-        f"    stamp = {_wrapped('now', layout.stamp, converters, namespace)}\n"
-        f"    return [({', '.join(expressions)},) for r in batch]\n"
-    )
-    exec(compile(source, f"<row encoder {layout.table.name}>", "exec"), namespace)  # noqa: S102
-    encode: Encode = namespace["encode"]
+    fields = {column: field for field, column in layout.fields}
+    record_readers = {
+        column: _record_reader(fields[column], column in layout.documents, converters.get(column))
+        for column in columns
+        if column in fields
+    }
+    constants = {
+        column: _converted(value, converters.get(column))
+        for column, value in layout.constants.items()
+    }
+    convert_deleted = converters.get("deleted_at")
+    convert_stamp = converters.get(layout.stamp)
+
+    def encode(
+        batch: Sequence[CanonicalRecord], connection_id: int, now: datetime
+    ) -> list[tuple[Any, ...]]:
+        stamp = _converted(now, convert_stamp)
+        batch_values = {**constants, "connection_id": connection_id, layout.stamp: stamp}
+
+        def deleted_at(record: CanonicalRecord) -> Any:
+            return (
+                _converted(record.modified_at or now, convert_deleted) if record.deleted else None
+            )
+
+        readers = [
+            record_readers.get(column)
+            or (deleted_at if column == "deleted_at" else _constant(batch_values[column]))
+            for column in columns
+        ]
+        return [tuple([read(record) for read in readers]) for record in batch]
+
     return encode
 
 
-def _expression(
-    layout: Layout, column: str, converters: Mapping[str, Converter], namespace: dict[str, Any]
-) -> str:
-    fields = {column: field for field, column in layout.fields}
-    if column in fields:
-        value = f"r.{_identifier(fields[column])}"
-        if column in layout.documents:
-            value = f"dict({value})"
-    elif column in layout.constants:
-        constant = f"k_{_identifier(column)}"
-        convert = converters.get(column)
-        value = layout.constants[column]
-        namespace[constant] = value if convert is None else convert(value)
-        return constant
-    elif column == "connection_id":
-        value = "connection_id"
-    elif column == "deleted_at":
-        inner = _wrapped("(r.modified_at or now)", column, converters, namespace)
-        return f"({inner} if r.deleted else None)"
-    else:  # the stamp: converted once per batch
-        return "stamp"
-    return _wrapped(value, column, converters, namespace)
+def _record_reader(
+    field: str, document: bool, convert: Converter | None
+) -> Callable[[CanonicalRecord], Any]:
+    """Reads one field of a record: a JSON document as a plain dict, then converted."""
+    read: Callable[[CanonicalRecord], Any] = operator.attrgetter(field)
+    if document:
+        read = _then(read, dict)
+    return read if convert is None else _then(read, convert)
 
 
-def _wrapped(
-    value: str, column: str, converters: Mapping[str, Converter], namespace: dict[str, Any]
-) -> str:
-    convert = converters.get(column)
-    if convert is None:
-        return value
-    name = f"c_{_identifier(column)}"
-    namespace[name] = convert
-    return f"{name}({value})"
+def _then(
+    first: Callable[[CanonicalRecord], Any], second: Converter
+) -> Callable[[CanonicalRecord], Any]:
+    return lambda record: second(first(record))
 
 
-def _identifier(name: str) -> str:
-    if not name.isidentifier():
-        raise ValueError(f"not an identifier: {name!r}")
-    return name
+def _constant(value: Any) -> Callable[[CanonicalRecord], Any]:
+    return lambda _record: value
+
+
+def _converted(value: Any, convert: Converter | None) -> Any:
+    return value if convert is None else convert(value)

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 from hubspot import HubSpot
 from simple_salesforce.api import Salesforce
@@ -107,3 +108,40 @@ def test_invalid_faults_are_refused_with_a_clear_error():
     )
     assert result.returncode == 1
     assert "error_rate" in result.stderr
+
+
+def _without_the_sandbox_extra(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The command line in an interpreter where the extra's dependency cannot be imported
+    (``None`` in ``sys.modules`` makes ``import trustme`` fail, as when not installed)."""
+    script = (
+        "import sys; sys.modules['trustme'] = None\n"
+        "from service.cli.main import main; sys.argv = ['driftcoach', *sys.argv[1:]]; main()"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", script, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=cwd,
+        env={k: v for k, v in os.environ.items() if not k.startswith("DRIFTCOACH_")},
+    )
+
+
+@pytest.mark.parametrize("command", [["sandbox"], ["demo", "--path", "unused.db"]])
+def test_without_the_sandbox_extra_the_commands_say_how_to_install_it(
+    command: list[str], tmp_path: Path
+):
+    result = _without_the_sandbox_extra(*command, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "pip install 'driftcoach[sandbox]'" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "unused.db").exists()
+
+
+def test_without_the_sandbox_extra_the_service_commands_still_run(tmp_path: Path):
+    result = _without_the_sandbox_extra(
+        "--database-url", f"sqlite:///{tmp_path / 'store.db'}", "db", "upgrade", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert "is at" in result.stdout
