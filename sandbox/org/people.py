@@ -19,7 +19,7 @@ import random
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
-from .drift import DriftPlan, drift_count, plan_drift
+from .drift_plan import DriftPlan, drift_count, plan_drift
 from .model import OrgSpec, Role, Team, User
 from .names import (
     ACCOUNT_INDUSTRIES,

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sandbox.http import HttpError, Request, Response
-from sandbox.salesforce.records import DmlError
+from sandbox.salesforce.record_store import DmlError
 from sandbox.salesforce.schema import (
     CATALOG,
     ObjectSpec,

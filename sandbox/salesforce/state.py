@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sandbox.clock import SandboxClock
 from sandbox.salesforce.auth import AuthState, ConnectedApp, Login
-from sandbox.salesforce.records import RecordStore
+from sandbox.salesforce.record_store import RecordStore
 from sandbox.salesforce.stages import STANDARD_STAGES
 
 ORG_ID = "00D8W0000000001AAA"

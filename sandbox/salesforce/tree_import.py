@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sandbox.http import HttpError, Response
-from sandbox.salesforce.records import DmlError
+from sandbox.salesforce.record_store import DmlError
 from sandbox.salesforce.schema import FieldSpec, ObjectSpec, find_object
 from sandbox.salesforce.state import SalesforceState
 
