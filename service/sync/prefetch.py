@@ -72,6 +72,26 @@ def _chunked(source: Iterator[T], flush_on: Callable[[T], bool]) -> Iterator[lis
         if chunk:
             yield chunk
     finally:
-        close = getattr(source, "close", None)
-        if callable(close):
-            close()
+        close_source(source)
+
+
+class InTurn(Generic[T]):
+    """``source`` read on the consumer's thread, reads and writes taking turns: what
+    :class:`Prefetched` is measured against, with the same ``close``."""
+
+    def __init__(self, source: Iterator[T]) -> None:
+        self._source = source
+
+    def __iter__(self) -> Iterator[T]:
+        return self._source
+
+    def close(self) -> None:
+        close_source(self._source)
+
+
+def close_source(source: Iterator[object]) -> None:
+    """Close a connector's read if it can be closed: a generator (or a read-ahead) stops
+    and lets go of what it holds; a plain iterator has nothing to close."""
+    close = getattr(source, "close", None)
+    if callable(close):
+        close()

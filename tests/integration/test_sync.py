@@ -322,6 +322,23 @@ def test_a_crash_keeps_the_cursor_behind_the_committed_rows_and_a_rerun_complete
     assert_store_equals_fake(store, fake, connection_id)
 
 
+@pytest.mark.parametrize("past_checkpoint", [True, False], ids=["after", "before"])
+def test_with_reads_in_turn_a_crash_and_the_rerun_end_as_with_read_ahead(
+    store: Store, connection_id: int, past_checkpoint: bool
+):
+    fake, _ = _fake()
+    fake.fail_after(20, SimulatedCrash(), stream="opportunities", past_checkpoint=past_checkpoint)
+    with pytest.raises(SimulatedCrash):
+        _sync(store, connection_id, fake, batch_size=1000, read_ahead=False)
+    state = _state(store, "opportunities")
+    assert state.cursor == {"seq": _seq_of("opportunities", 19 if past_checkpoint else 9)}
+    assert len(_rows(store, TABLES[Entity.OPPORTUNITY])) == (20 if past_checkpoint else 10)
+
+    report = _sync(store, connection_id, fake, read_ahead=False)
+    assert report.status is StreamStatus.SUCCEEDED
+    assert_store_equals_fake(store, fake, connection_id)
+
+
 def _commits(store: Store) -> list[int]:
     """Counts the store's commits while a test runs (a list, so the hook can add)."""
     seen: list[int] = []
