@@ -10,10 +10,12 @@ from itertools import pairwise
 
 import pytest
 
-from bench._evaluate_org import BLOCK, OrgShape, SyntheticOrg
 from bench.evaluate import main
+from bench.org_records import BenchOrg, OrgShape
 
-TINY = ["--reps", "12", "--managers", "3", "--opportunities", "600", "--runs", "1"]
+BLOCK = 10_000  # an uneven step boundary below: 3,333 and then 13,333 activities
+
+TINY = ["--reps", "12", "--managers", "3", "--deal-scale", "0.5", "--runs", "1"]
 
 
 def test_the_benchmark_prints_a_summary_of_every_step_on_a_tiny_org(
@@ -48,7 +50,7 @@ def test_the_benchmark_prints_a_summary_of_every_step_on_a_tiny_org(
 
 def test_activities_grown_in_steps_are_the_ones_generated_at_once() -> None:
     def stream(*bounds: int) -> list[tuple[str, str | None, str]]:
-        org = SyntheticOrg(OrgShape(reps=8, managers=2, opportunities=300, months=6))
+        org = BenchOrg(OrgShape(reps=8, managers=2, months=6, deal_scale=0.6))
         for _ in org.deals():
             pass
         return [

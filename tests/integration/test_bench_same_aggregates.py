@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from bench._evaluate_org import OrgShape, SyntheticOrg
+from bench._evaluate_load import load_org, load_records, settle
 from bench._evaluate_same import SameNeeds, same_needs, same_statements
-from bench.evaluate import load_org, load_records, settle
+from bench.org_records import BenchOrg, OrgShape
 from connectors.records import Entity
 from rules.documents import RuleDocument
 from rules.metrics import (
@@ -42,7 +42,7 @@ from service.evaluation.packs import default_pack_dir, load_pack
 from service.store import Store
 from service.store.sql_metric_source import SqlMetricSource
 
-SHAPE = OrgShape(reps=10, managers=2, opportunities=800, months=12)
+SHAPE = OrgShape(reps=10, managers=2, months=12, deal_scale=0.8)
 TOLERANCE = 1e-6
 
 
@@ -68,7 +68,7 @@ def _results(
 
 @pytest.fixture
 def org_store(store: Store) -> tuple[Store, int]:
-    org = SyntheticOrg(SHAPE)
+    org = BenchOrg(SHAPE)
     connection_id, _ = load_org(store, org, 5000)
     load_records(
         store, connection_id, Entity.ACTIVITY, org.activities(0, 6000), batch_size=5000,

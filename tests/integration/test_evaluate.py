@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, insert, select
 
-from bench._evaluate_org import OrgShape, SyntheticOrg
-from bench.evaluate import load_org, load_records
+from bench._evaluate_load import load_org, load_records
+from bench.org_records import BenchOrg, OrgShape
 from connectors.records import ActivityKind, Entity, StageCategory
 from rules.evaluation import CreateCoachingTask, OpenFinding
 from rules.periods import PeriodUnit, complete_periods
@@ -295,13 +295,13 @@ def test_what_is_stored_is_what_the_plan_said_for_every_finding_task_and_event(s
         assert stored.finding_id in transitions
 
 
-SMALL_ORG = OrgShape(reps=10, managers=2, opportunities=600, months=12)
+SMALL_ORG = OrgShape(reps=10, managers=2, months=12, deal_scale=0.6)
 
 
 @pytest.fixture
 def pack_org(store: Store) -> int:
     """The benchmark's synthetic org, small, with the default pack applied."""
-    org = SyntheticOrg(SMALL_ORG)
+    org = BenchOrg(SMALL_ORG)
     connection_id, _ = load_org(store, org, 5000)
     activities = org.activities(0, 4000)
     load_records(
