@@ -8,10 +8,14 @@ The org is the sandbox's (:mod:`bench.org_records`: ``sandbox.org.generate_org``
 seeded, mapped to the canonical records a Salesforce sync writes): 200 reps under 20
 managers with 18 months of history at the sandbox's own rates (``--deal-scale`` 1: about
 31,000 opportunities with 150,000 stage, amount and close-date history rows, quarterly
-quotas, and 2.2 million activities). It is generated once (about 16 s and 1 GB of
-memory), then written into a freshly migrated store per backend (SQLite in a temporary
-file; PostgreSQL in a fresh schema of ``--postgres-url``'s database, dropped afterwards)
-through the sync's own batch upsert (:mod:`bench._evaluate_load`). Activities then grow
+quotas, and 2.2 million activities), written into a freshly migrated store per backend
+(SQLite in a temporary file; PostgreSQL in a fresh schema of ``--postgres-url``'s
+database, dropped afterwards) through the sync's own batch upsert
+(:mod:`bench._evaluate_load`). Generating it takes about 16 s and 1 GB of memory, and it
+is generated again for every step and let go before the step is measured: a heap that
+held it would make every full pass of the garbage collector walk it during the
+evaluation, which the service never pays (seen on SQLite at 250k activities: rounds of
+3.1, 4.3 and 4.4 s with the org held, 3.4 to 3.5 s once it is let go). Activities grow
 in steps (``--activities``, default 250k, 500k, 1M): each step adds the next activities
 of one seeded random order of the org's, so a step is a uniform sample of the same reps,
 deals and months, denser than the one before and holding all of its activities. At
@@ -144,28 +148,23 @@ def shape_of(args: argparse.Namespace) -> OrgShape:
 # --------------------------------------------------------------------------- one backend
 
 
-def run_backend(backend: str, org: BenchOrg, args: argparse.Namespace) -> list[Step]:
-    end = org.shape.end
+class TooFewActivities(Exception):  # noqa: N818 - reads as the reason where it is raised
+    def __init__(self, available: int) -> None:
+        super().__init__(f"the org has {available:,} activities")
+        self.available = available
+
+
+def run_backend(backend: str, args: argparse.Namespace) -> list[Step]:
+    end = shape_of(args).end
     steps = []
     with scratch_database(backend, args.postgres_url, "evaluate") as url:
         store = migrated_store(url)
         try:
-            progress(f"{backend}: loading reps, quotas, {len(org.org.deals):,} deals")
-            connection_id, changes = load_org(store, org, args.batch_size)
-            print(
-                f"\n=== {backend}: {len(org.org.users):,} users ({len(org.org.reps)} reps), "
-                f"{len(org.org.deals):,} opportunities, {changes:,} history rows, "
-                f"quotas {len(org.org.quotas):,}",
-                flush=True,
-            )
-            loaded = 0
+            connection_id, loaded = None, 0
             for target in args.activities:
-                progress(f"{backend}: adding activities {loaded:,} -> {target:,}")
-                records = org.activities(loaded, target)
-                load_records(
-                    store, connection_id, Entity.ACTIVITY, records, batch_size=args.batch_size,
-                    now=end,
-                )  # fmt: skip
+                connection_id = grow(
+                    store, connection_id, backend=backend, args=args, loaded=loaded, target=target
+                )
                 loaded = target
                 settle(store)
                 steps.append(
@@ -174,6 +173,44 @@ def run_backend(backend: str, org: BenchOrg, args: argparse.Namespace) -> list[S
         finally:
             store.dispose()
     return steps
+
+
+def grow(
+    store: Store,
+    connection_id: int | None,
+    *,
+    backend: str,
+    args: argparse.Namespace,
+    loaded: int,
+    target: int,
+) -> int:
+    """Generate the org and load what this step adds (the whole org at the first step);
+    the org is let go before anything is measured.
+
+    The generated org takes about a gigabyte of Python objects. Kept alive beside the
+    evaluation, every full pass of the garbage collector would walk it too, a cost the
+    service, whose heap holds no org, never pays; so it is generated again per step."""
+    started = time.perf_counter()
+    org = BenchOrg(shape_of(args))
+    progress(f"{backend}: org generated in {time.perf_counter() - started:.1f}s")
+    if args.activities[-1] > org.activity_count:
+        raise TooFewActivities(org.activity_count)
+    if connection_id is None:
+        progress(f"{backend}: loading reps, quotas, {len(org.org.deals):,} deals")
+        connection_id, changes = load_org(store, org, args.batch_size)
+        print(
+            f"\n=== {backend}: {len(org.org.users):,} users ({len(org.org.reps)} reps), "
+            f"{len(org.org.deals):,} opportunities, {changes:,} history rows, "
+            f"quotas {len(org.org.quotas):,}; activities drawn from {org.activity_count:,}",
+            flush=True,
+        )
+    progress(f"{backend}: adding activities {loaded:,} -> {target:,}")
+    records = org.activities(loaded, target)
+    load_records(
+        store, connection_id, Entity.ACTIVITY, records, batch_size=args.batch_size,
+        now=org.shape.end,
+    )  # fmt: skip
+    return connection_id
 
 
 def measure_step(
@@ -233,22 +270,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         f" activity steps {', '.join(f'{n:,}' for n in args.activities)};"
         f" best of {args.runs}; backends: {', '.join(backends)}"
     )
-    progress("generating the org (the sandbox's generator)")
-    started = time.perf_counter()
-    org = BenchOrg(shape_of(args))
-    print(
-        f"generated in {time.perf_counter() - started:.1f}s: {len(org.org.deals):,}"
-        f" opportunities, {org.activity_count:,} activities to draw the steps from",
-        flush=True,
-    )
-    if args.activities[-1] > org.activity_count:
+    try:
+        results = [run_backend(backend, args) for backend in backends]
+    except TooFewActivities as short:
         print(
-            f"the largest step ({args.activities[-1]:,}) exceeds the org's activities:"
-            " raise --deal-scale or --months, or lower --activities",
+            f"the largest step ({args.activities[-1]:,}) exceeds the org's {short.available:,}"
+            " activities: raise --deal-scale or --months, or lower --activities",
             file=sys.stderr,
         )
         return 2
-    results = [run_backend(backend, org, args) for backend in backends]
     print_summary(results)
     progress("done")
     return 0
