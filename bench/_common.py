@@ -245,6 +245,10 @@ class SandboxAdmin:
         """Back to the seeded data, real time, a zero meter and no faults."""
         self._call("POST", "reset")
 
+    def set_faults(self, faults: dict[str, Any]) -> None:
+        """Faults from now on (``latency_ms``, ``error_rate`` ...); a reset clears them."""
+        self._call("PUT", "faults", json=faults)
+
     def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         response = self.session.request(
             method, f"{self.base_url}/__sandbox/{path}", timeout=120, **kwargs

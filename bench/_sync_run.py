@@ -15,7 +15,6 @@ would show up as a difference between the CRMs.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import random
 import time
@@ -91,7 +90,6 @@ def argument_parser(
 
 def sandbox_arguments(args: argparse.Namespace, placement: str) -> list[str]:
     """``driftcoach sandbox`` options for the org the arguments describe, in one CRM."""
-    latency = [f"--{placement}-faults", json.dumps({"latency_ms": args.latency_ms})]
     return [
         "--placement", placement,
         "--seed", str(args.seed),
@@ -100,7 +98,6 @@ def sandbox_arguments(args: argparse.Namespace, placement: str) -> list[str]:
         "--months", str(args.months),
         "--deal-scale", str(args.deal_scale),
         "--as-of", args.as_of.isoformat(),
-        *(latency if args.latency_ms else []),
     ]  # fmt: skip
 
 
@@ -183,6 +180,8 @@ class SyncBench(ABC, Generic[CountsT]):
         """Every measurement on one backend, from the seeded data (the sandbox is reset)."""
         args = self.args
         self.admin.reset()
+        if args.latency_ms:  # after the reset, which clears faults
+            self.admin.set_faults({"latency_ms": args.latency_ms})
         with scratch_database(backend, args.postgres_url, f"{self.label}_store") as url:
             store = migrated_store(url)
             try:

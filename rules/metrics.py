@@ -3,7 +3,7 @@
 Each metric is a small validated model (its parameters), discriminated by ``metric``, so a
 rule document names a metric and its parameters and a bad parameter is a validation error
 naming the field. What each metric *means* is defined here, once; the store's SQL adapter
-(``service/store/metrics.py``) implements every one as a single set-based grouped query
+(``service/store/sql_metric_source.py``) implements every one as a single set-based grouped query
 per evaluation, and the unit tests implement the same meaning with an in-memory fake.
 
 Time: every measurement is taken for an explicit list of :class:`~rules.periods.Period`
