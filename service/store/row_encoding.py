@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Table
+from sqlalchemy import Table
 
 from connectors import records
 from service.store import tables
+from service.store.sanitise import Cleaner, cleaner_for
 
 CanonicalRecord = (
     records.Rep | records.Opportunity | records.OpportunityChange | records.Activity | records.Quota
@@ -45,7 +46,9 @@ class Layout:
 
     table: Table
     fields: tuple[tuple[str, str], ...]  # (record field, column)
-    documents: frozenset[str]  # JSON columns: a read-only Mapping becomes a plain dict
+    #: Per column, how its values are made storable (:mod:`service.store.sanitise`);
+    #: a JSON document also becomes a plain dict.
+    cleaners: Mapping[str, Cleaner]
     constants: Mapping[str, Any]
     stamp: str
 
@@ -60,18 +63,19 @@ def layout_of(record_type: type, table: Table) -> Layout:
     fields = dataclasses.fields(record_type)
     names = [f.name for f in fields if f.name not in _NOT_COLUMNS]
     pairs = tuple((name, _RENAMED.get(name, name)) for name in names)
-    documents = frozenset(c for _, c in pairs if isinstance(table.c[c].type, JSON))
+    cleaners = {c: clean for _, c in pairs if (clean := cleaner_for(table.c[c])) is not None}
     constants = {"source": tables.QuotaSource.CRM} if record_type is records.Quota else {}
-    return Layout(table, pairs, documents, constants, stamp_column(table))
+    return Layout(table, pairs, cleaners, constants, stamp_column(table))
 
 
 def to_row(
     record: CanonicalRecord, layout: Layout, connection_id: int, now: datetime
 ) -> dict[str, Any]:
-    """The row a canonical record becomes; a deleted record is deleted as of its own time."""
+    """The row a canonical record becomes, its values made storable; a deleted record is
+    deleted as of its own time."""
     row = {column: getattr(record, field) for field, column in layout.fields}
-    for column in layout.documents:
-        row[column] = dict(row[column])
+    for column, clean in layout.cleaners.items():
+        row[column] = clean(row[column])
     row.update(layout.constants)
     row["connection_id"] = connection_id
     row["deleted_at"] = (record.modified_at or now) if record.deleted else None
@@ -94,7 +98,7 @@ def make_encoder(
         raise ValueError(f"columns {sorted(columns)} are not the layout's {sorted(layout.columns)}")
     fields = {column: field for field, column in layout.fields}
     record_readers = {
-        column: _record_reader(fields[column], column in layout.documents, converters.get(column))
+        column: _record_reader(fields[column], layout.cleaners.get(column), converters.get(column))
         for column in columns
         if column in fields
     }
@@ -127,12 +131,12 @@ def make_encoder(
 
 
 def _record_reader(
-    field: str, document: bool, convert: Converter | None
+    field: str, clean: Cleaner | None, convert: Converter | None
 ) -> Callable[[CanonicalRecord], Any]:
-    """Reads one field of a record: a JSON document as a plain dict, then converted."""
+    """Reads one field of a record, made storable, then converted for the driver."""
     read: Callable[[CanonicalRecord], Any] = operator.attrgetter(field)
-    if document:
-        read = _then(read, dict)
+    if clean is not None:
+        read = _then(read, clean)
     return read if convert is None else _then(read, convert)
 
 

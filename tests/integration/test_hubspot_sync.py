@@ -269,3 +269,37 @@ def test_50000_engagements_sync_under_hubspots_limits_without_a_single_429(store
         assert "429" not in portal.statuses()
         assert sum(engagements.values()) == 50_000
         assert_store_mirrors_portal(store, portal.state, connection_id)
+
+
+def test_text_longer_than_its_column_is_cut_to_fit_and_the_stream_goes_on(
+    store: Store, sandbox: Sandbox, portal: Portal
+):
+    """HubSpot's text properties run far past the store's columns: PostgreSQL cut them
+    without a word, SQLite kept them whole. Free text is cut to fit (ending in an ellipsis), NUL characters are
+    dropped, on both backends, and later changes still arrive."""
+    options, _ = _managers(sandbox)
+    connection_id = _connection(store, portal)
+    _sync(store, connection_id, portal, **options)
+    state = portal.state
+    long_name = "Renewal " + "x" * 400
+    with state.lock:
+        deals = [o for o in state.objects["deals"].values() if o.archived_ms is None]
+        portal_writes.update(state, deals[0], {"dealname": long_name}, "test")
+        calls = list(state.objects["calls"].values())
+        portal_writes.update(state, calls[0], {"hs_call_title": "call\x00 back"}, "test")
+    portal.clock.advance(SETTLED)
+    _sync(store, connection_id, portal, **options)
+
+    with state.lock:
+        portal_writes.update(state, deals[1], {"dealstage": "closedwon"}, "test")
+    portal.clock.advance(SETTLED)
+    _sync(store, connection_id, portal, **options)
+    with store.unit_of_work() as session:
+        names = dict(session.execute(select(Opportunity.crm_id, Opportunity.name)).all())
+        stages = dict(session.execute(select(Opportunity.crm_id, Opportunity.stage)).all())
+        subject = session.scalar(
+            select(Activity.subject).where(Activity.crm_id == str(calls[0].id))
+        )
+    assert names[str(deals[0].id)] == long_name[:254] + "\u2026"
+    assert subject == "call back"
+    assert stages[str(deals[1].id)] == "closedwon"

@@ -280,3 +280,30 @@ def _running_streams(store: Store, connection_id: int) -> list[str]:
                 )
             )
         )
+
+
+def test_a_nul_byte_in_crm_text_is_stored_without_it_and_the_stream_goes_on(
+    store: Store, sandbox: Sandbox, info: SandboxInfo
+):
+    """PostgreSQL refuses NUL in text (the stream failed on every run); SQLite kept the
+    text only up to it. Both now store the text without it, and later changes arrive."""
+    connection_id = _connection(store, info)
+    _sync(store, connection_id, sandbox)
+    records = sandbox.salesforce_state.records
+    user = sandbox.salesforce_state.integration_user_id
+    sandbox.clock.advance(timedelta(minutes=2))
+    poisoned, later = sorted(_org(sandbox, "Opportunity"))[:2]
+    records.update("Opportunity", poisoned, {"Name": "nul\x00byte deal"}, user_id=user)
+    task = records.insert("Task", {"Subject": "call\x00 back", "TaskSubtype": "Call"}, user_id=user)
+    _sync(store, connection_id, sandbox)
+
+    sandbox.clock.advance(timedelta(minutes=2))
+    records.update("Opportunity", later, {"StageName": "Closed Won"}, user_id=user)
+    _sync(store, connection_id, sandbox)
+    with store.unit_of_work() as session:
+        names = dict(session.execute(select(Opportunity.crm_id, Opportunity.name)).all())
+        stages = dict(session.execute(select(Opportunity.crm_id, Opportunity.stage)).all())
+        subject = session.scalar(select(Activity.subject).where(Activity.crm_id == task))
+    assert names[poisoned] == "nulbyte deal"
+    assert subject == "call back"
+    assert stages[later] == "Closed Won"

@@ -43,6 +43,10 @@ from service.store.tables.base import (
 # --------------------------------------------------------------------------- connections
 
 
+#: Text a CRM user typed, which the store may cut to fit its column (see
+#: :mod:`service.store.sanitise`); identifiers and codes are never marked so.
+FREE_TEXT = {"free_text": True}
+
 class Connection(Base):
     """One CRM org or portal that driftcoach syncs. Secrets live in settings, not here."""
 
@@ -72,11 +76,11 @@ class Rep(CrmSourced, Base):
     )
 
     id: Mapped[IdPk]
-    name: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255), info=FREE_TEXT)
     email: Mapped[str | None] = mapped_column(String(255))
     manager_crm_id: Mapped[CrmId | None]
-    team: Mapped[str | None] = mapped_column(String(255))
-    role: Mapped[str | None] = mapped_column(String(255))
+    team: Mapped[str | None] = mapped_column(String(255), info=FREE_TEXT)
+    role: Mapped[str | None] = mapped_column(String(255), info=FREE_TEXT)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     started_on: Mapped[date | None] = mapped_column(
         Date, comment="First working day, for the new-rep ramp."
@@ -103,8 +107,8 @@ class Opportunity(CrmSourced, Base):
 
     id: Mapped[IdPk]
     owner_crm_id: Mapped[CrmId | None]
-    name: Mapped[str] = mapped_column(String(255))
-    account_name: Mapped[str | None] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255), info=FREE_TEXT)
+    account_name: Mapped[str | None] = mapped_column(String(255), info=FREE_TEXT)
     amount: Mapped[Decimal | None] = mapped_column(Money)
     currency: Mapped[str | None] = mapped_column(String(3))
     pipeline: Mapped[str | None] = mapped_column(String(100))
@@ -182,7 +186,7 @@ class Activity(CrmSourced, Base):
     rep_crm_id: Mapped[CrmId | None]
     opportunity_crm_id: Mapped[CrmId | None]
     occurred_at: Mapped[Timestamp]
-    subject: Mapped[str | None] = mapped_column(String(255))
+    subject: Mapped[str | None] = mapped_column(String(255), info=FREE_TEXT)
     status: Mapped[str | None] = mapped_column(String(100))
     outcome: Mapped[str | None] = mapped_column(
         String(100), comment="Call disposition, meeting outcome, ..."
