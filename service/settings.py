@@ -93,6 +93,11 @@ class Settings(BaseSettings):
         ge=0,
         description="...or once this many seconds passed since the sync's last commit.",
     )
+    max_data_age_hours: float = Field(
+        default=72.0,
+        gt=0,
+        description="An evaluation holds back rules whose data last synced longer ago.",
+    )
     db_echo: bool = False
     log_level: str = "INFO"
     salesforce: SalesforceSettings = Field(default_factory=SalesforceSettings)

@@ -48,6 +48,8 @@ def format_evaluation(name: str, result: EvaluationResult, *, limit: int = 12) -
         lines.append(f"  ... and {len(opened) - limit} more")
     for resolved in plan.of_type(ResolveFinding)[:limit]:
         lines.append(f"  resolved {resolved.rule_key} for {resolved.subject}: {resolved.reason}")
+    for key, reason in result.held_back.items():
+        lines.append(f"  not judged {key}: data missing ({reason})")
     if result.invalid_rules:
         lines.append(f"skipped rules that no longer validate: {', '.join(result.invalid_rules)}")
     return "\n".join(lines)

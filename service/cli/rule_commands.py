@@ -5,7 +5,7 @@ The rules core and the store are imported when a command runs.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -103,13 +103,22 @@ def evaluate_command(
     from service.store import Store
 
     moment = None if as_of is None else as_of.replace(tzinfo=as_of.tzinfo or UTC)
-    store = Store.from_settings(settings_of(ctx))
+    settings = settings_of(ctx)
+    max_age = timedelta(hours=settings.max_data_age_hours)
+    store = Store.from_settings(settings)
+    blind: list[str] = []
     try:
         for target in _targets(store, connection):
-            result = evaluate_connection(store, target.id, as_of=moment, dry_run=dry_run)
+            result = evaluate_connection(
+                store, target.id, as_of=moment, dry_run=dry_run, max_data_age=max_age
+            )
             typer.echo(format_evaluation(target.name, result))
+            if result.judged_nothing:
+                blind.append(target.name)
     finally:
         store.dispose()
+    if blind:
+        raise fail(f"nothing could be judged for {', '.join(blind)}: its data is missing")
 
 
 def _targets(store: Store, name: str | None) -> list[Connection]:

@@ -15,10 +15,10 @@ replicas cannot both open the same finding.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from pydantic import ValidationError
 from sqlalchemy import exists, func, or_, select, text
@@ -39,6 +39,7 @@ from rules.evaluation import (
 )
 from rules.metrics import DealProfile, MetricSeries, MetricSource, MetricSpec, RepProfile
 from rules.periods import Period
+from service.evaluation.data_health import held_back, missing_data
 from service.evaluation.measure_ahead import ClosingSource, MeasuredAhead
 from service.store.engine import Store
 from service.store.findings import coaching_history, live_findings
@@ -63,6 +64,14 @@ class EvaluationResult:
     applied: AppliedPlan
     dry_run: bool
     invalid_rules: tuple[str, ...] = ()
+    #: Enabled rules not judged because data they read is missing, with the reason.
+    held_back: Mapping[str, str] = field(default_factory=dict)
+    rules_judged: int = 0
+
+    @property
+    def judged_nothing(self) -> bool:
+        """Every enabled rule was held back: this run says nothing about the reps."""
+        return bool(self.held_back) and self.rules_judged == 0
 
 
 def evaluate_connection(
@@ -74,12 +83,15 @@ def evaluate_connection(
     settings: EvaluationSettings | None = None,
     source_factory: SourceFactory | None = None,
     read_ahead: bool = True,
+    max_data_age: timedelta | None = None,
 ) -> EvaluationResult:
     """Evaluate every rule for ``connection_id`` as of ``as_of`` (default: now).
 
     With ``dry_run`` the plan is computed and applied inside the transaction (so the
     report is exact), then rolled back. ``read_ahead`` runs the metric reads on a worker
     thread while the core judges (the same plan, sooner); off, they run in turn.
+    Rules that read a stream whose last sync failed, or older than ``max_data_age``,
+    are held back (:mod:`service.evaluation.data_health`).
     """
     moment = as_of or utcnow()
     if moment.tzinfo is None:
@@ -89,7 +101,11 @@ def evaluate_connection(
         with store.unit_of_work() as session:
             _serialise(session, connection_id)
             _without_jit(session)
-            rules, invalid = _versioned(current_rules(session, enabled_only=False))
+            stored, invalid = _versioned(current_rules(session, enabled_only=False))
+            missing = missing_data(session, connection_id, moment, max_data_age)
+            held = held_back(stored, missing)
+            rules = [rule for rule in stored if rule.key not in held]
+            judged = sum(1 for rule in rules if rule.document.enabled)
             live = live_findings(session, connection_id)
             history = coaching_history(session, connection_id, moment)
             seller_ids = sellers(session, connection_id)
@@ -98,11 +114,14 @@ def evaluate_connection(
                     rules, SellersOnly(source, seller_ids), live, history, moment, settings=settings
                 )
             applied = apply_plan(session, connection_id, plan)
+            result = EvaluationResult(
+                connection_id, moment, plan, applied, dry_run, invalid, held, judged
+            )
             if dry_run:
-                raise _DryRun(EvaluationResult(connection_id, moment, plan, applied, True, invalid))
+                raise _DryRun(result)
     except _DryRun as rolled_back:
         return rolled_back.result
-    return EvaluationResult(connection_id, moment, plan, applied, dry_run, invalid)
+    return result
 
 
 @contextmanager

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.store.tables import SyncState, SyncStatus
+from service.store.tables import SyncState, SyncStatus, WebhookEvent
 
 
 @dataclass
@@ -42,13 +42,15 @@ def find(session: Session, connection_id: int, stream: str) -> SyncState | None:
 
 
 def begin_run(
-    session: Session, connection_id: int, stream: str, *, now: datetime
+    session: Session, connection_id: int, stream: str, *, now: datetime, entity: str | None = None
 ) -> Mapping[str, Any] | None:
-    """Mark the stream running with fresh counters; returns the cursor to resume from."""
+    """Mark the stream running with fresh counters; returns the cursor to resume from.
+    ``entity`` (what the stream feeds) lets an evaluation tell which rules lack data."""
     state = find(session, connection_id, stream)
     if state is None:
         state = SyncState(connection_id=connection_id, stream=stream, cursor=None)
         session.add(state)
+    state.entity = entity or state.entity
     state.status = SyncStatus.RUNNING
     state.run_started_at = now
     state.run_finished_at = None
@@ -91,8 +93,32 @@ def finish_run(
     state.last_error = error
     if status is SyncStatus.SUCCEEDED:
         state.last_success_at = now
+    if status is SyncStatus.FAILED:
+        session.add(_failed_event(state, now))
     _set_counts(state, counts)
     session.flush()
+
+
+def _failed_event(state: SyncState, now: datetime) -> WebhookEvent:
+    """``sync.failed`` for the webhook outbox, in the run's own transaction: consumers
+    learn that this connection's data stopped arriving before any rule is held back.
+    One event per failed run (its id names the run)."""
+    started = state.run_started_at or now
+    return WebhookEvent(
+        event_id=f"sync.failed:{state.connection_id}:{state.stream}:{started.isoformat()}",
+        type="sync.failed",
+        connection_id=state.connection_id,
+        payload={
+            "type": "sync.failed",
+            "connection_id": state.connection_id,
+            "stream": state.stream,
+            "entity": state.entity,
+            "error": state.last_error,
+            "run_started_at": started.isoformat(),
+            "failed_at": now.isoformat(),
+        },
+        created_at=now,
+    )
 
 
 def _get(session: Session, connection_id: int, stream: str) -> SyncState:

@@ -187,7 +187,9 @@ class _StreamSync:
     def run(self) -> StreamReport:
         options, name = self.options, self.stream.name
         with options.store.unit_of_work() as session:
-            cursor = sync_state.begin_run(session, options.connection_id, name, now=utcnow())
+            cursor = sync_state.begin_run(
+                session, options.connection_id, name, now=utcnow(), entity=self.stream.entity
+            )
         self._calls_before = options.connector.usage().calls
         try:
             self._copy(None if options.full else cursor)

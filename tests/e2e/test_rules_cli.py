@@ -58,3 +58,26 @@ def test_evaluate_without_connections_says_how_to_add_one(tmp_path: Path):
 
     assert result.returncode == 1
     assert "driftcoach connections add" in result.stderr
+
+
+def test_evaluate_after_a_failed_sync_judges_nothing_says_why_and_exits_non_zero(
+    tmp_path: Path,
+):
+    env = {**_env(tmp_path), "DRIFTCOACH_SALESFORCE__CLIENT_SECRET": "canary-secret"}
+    assert run("db", "upgrade", env=env).returncode == 0
+    assert run("rules", "apply", env=env).returncode == 0
+    added = run(
+        "connections", "add", "salesforce", "acme", "--client-id", "3MVG-test",
+        "--login-url", "https://127.0.0.1:9", env=env,
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    synced = run("sync", env=env)  # nothing listens on port 9: every stream fails
+    assert synced.returncode == 1
+
+    result = run("evaluate", env=env)
+
+    assert result.returncode == 1
+    assert "nothing could be judged for acme: its data is missing" in result.stderr
+    assert "not judged calls-per-business-day: data missing (stream users failed" in result.stdout
+    assert "findings: did open 0" in result.stdout
+    assert "canary-secret" not in result.stdout + result.stderr

@@ -16,11 +16,12 @@ from connectors.records import ActivityKind, Entity, StageCategory
 from rules.evaluation import CreateCoachingTask, OpenFinding
 from rules.periods import PeriodUnit, complete_periods
 from service.evaluation.run import evaluate_connection, sellers
-from service.store import Store
+from service.store import Store, sync_state
 from service.store.connections import add_connection
 from service.store.plan_writer import task_payload
 from service.store.sql_metric_source import SqlMetricSource
 from service.store.stored_rules import apply_rule, current_rules
+from service.store.sync_state import RunCounts
 from service.store.tables import (
     Activity,
     CrmKind,
@@ -30,6 +31,8 @@ from service.store.tables import (
     FindingTransition,
     Opportunity,
     Rep,
+    Rule,
+    SyncStatus,
     WebhookEvent,
 )
 
@@ -360,3 +363,78 @@ def test_a_read_failing_mid_evaluation_stores_nothing_and_the_next_run_is_whole(
     counts = _counts(store)
     assert len(counts["findings"]) == len(result.plan.of_type(OpenFinding)) > 20
     assert len(counts["tasks"]) == len(result.plan.of_type(CreateCoachingTask))
+
+
+def _synced(store: Store, connection_id: int, at: datetime, failed: set[str]) -> None:
+    """Sync records as a sync would leave them: one stream per entity, some failed."""
+    streams = {
+        "users": Entity.REP,
+        "opportunities": Entity.OPPORTUNITY,
+        "opportunity_history": Entity.OPPORTUNITY_CHANGE,
+        "tasks": Entity.ACTIVITY,
+        "quotas": Entity.QUOTA,
+    }
+    with store.unit_of_work() as session:
+        for name, entity in streams.items():
+            sync_state.begin_run(session, connection_id, name, now=at, entity=entity)
+            status = SyncStatus.FAILED if name in failed else SyncStatus.SUCCEEDED
+            error = "DataError: boom" if name in failed else None
+            sync_state.finish_run(
+                session, connection_id, name, status, RunCounts(), now=at, error=error
+            )
+
+
+def _rules_with_findings(store: Store) -> set[str]:
+    with store.unit_of_work() as session:
+        return set(session.scalars(select(Rule.key).join(Finding, Finding.rule_id == Rule.id)))
+
+
+def test_rules_reading_a_failed_stream_are_not_judged_and_the_others_are(
+    store: Store, pack_org: int
+):
+    _synced(store, pack_org, SMALL_ORG.end, failed={"opportunities"})
+    result = evaluate_connection(store, pack_org, as_of=SMALL_ORG.end)
+
+    deal_rules = {
+        "pipeline-coverage", "pipeline-created-per-week", "win-rate", "days-in-stage",
+        "close-date-pushes", "qualification-completeness", "quota-pace", "days-since-activity",
+    }  # fmt: skip
+    assert set(result.held_back) == deal_rules
+    assert all(
+        "stream opportunities failed: DataError: boom" in r for r in result.held_back.values()
+    )
+    assert result.rules_judged == 2
+    assert not result.judged_nothing
+    flagged = _rules_with_findings(store)
+    assert flagged  # the activity rules were judged: the org drifts
+    assert flagged.isdisjoint(deal_rules)
+    with store.unit_of_work() as session:
+        tasks = set(session.scalars(select(CrmWrite.rule_key)))
+    assert tasks
+    assert tasks.isdisjoint(deal_rules)
+
+
+def test_a_failed_reps_stream_judges_nothing_and_leaves_open_findings_alone(
+    store: Store, pack_org: int
+):
+    evaluate_connection(store, pack_org, as_of=SMALL_ORG.end)
+    _synced(store, pack_org, SMALL_ORG.end, failed={"users"})  # queues sync.failed
+    before = _counts(store)
+    later = SMALL_ORG.end + timedelta(days=7)
+    result = evaluate_connection(store, pack_org, as_of=later, max_data_age=timedelta(days=30))
+    assert result.judged_nothing
+    assert _counts(store) == before  # nothing opened, escalated or resolved; no task, no event
+
+
+def test_data_older_than_the_allowed_age_holds_its_rules_back(store: Store, pack_org: int):
+    _synced(store, pack_org, SMALL_ORG.end - timedelta(days=5), failed=set())
+    result = evaluate_connection(
+        store, pack_org, as_of=SMALL_ORG.end, max_data_age=timedelta(days=3)
+    )
+    assert result.judged_nothing
+    assert "last synced" in next(iter(result.held_back.values()))
+    fresh = evaluate_connection(
+        store, pack_org, as_of=SMALL_ORG.end, max_data_age=timedelta(days=6), dry_run=True
+    )
+    assert fresh.held_back == {}
+    assert fresh.rules_judged == 10

@@ -21,7 +21,14 @@ from connectors.base import SyncStopped
 from connectors.fake import DEFAULT_STREAMS, FakeConnector, SimulatedCrash
 from connectors.records import ActivityKind, Deletion, Entity, StageCategory
 from service.store import Store
-from service.store.tables import Connection, CrmKind, QuotaSource, SyncState, SyncStatus
+from service.store.tables import (
+    Connection,
+    CrmKind,
+    QuotaSource,
+    SyncState,
+    SyncStatus,
+    WebhookEvent,
+)
 from service.store.upserts import TABLES, RecordBatch
 from service.sync.pipeline import StreamStatus, SyncReport, sync_connection
 from service.sync.prefetch import MAX_AHEAD
@@ -449,6 +456,26 @@ def test_a_failure_records_its_type_and_message_without_secrets_and_other_stream
     assert report.status is StreamStatus.SUCCEEDED
     assert _state(store, "activities").last_error is None
     assert_store_equals_fake(store, fake, connection_id)
+
+
+def test_a_failed_stream_queues_one_sync_failed_event_per_run_and_records_its_entity(
+    store: Store, connection_id: int
+):
+    fake, _ = _fake()
+    fake.fail_after(12, ConnectionResetError("CRM connection reset"), stream="activities")
+    _sync(store, connection_id, fake)
+    fake.fail_after(3, ConnectionResetError("CRM connection reset"), stream="activities")
+    _sync(store, connection_id, fake)
+    _sync(store, connection_id, fake)  # succeeds: no event
+    with store.unit_of_work() as session:
+        events = session.scalars(select(WebhookEvent).order_by(WebhookEvent.id)).all()
+        payloads = [(event.type, event.connection_id, dict(event.payload)) for event in events]
+    assert [(kind, conn) for kind, conn, _ in payloads] == [("sync.failed", connection_id)] * 2
+    assert {p["stream"] for _, _, p in payloads} == {"activities"}
+    assert {p["entity"] for _, _, p in payloads} == {"activity"}
+    assert {p["error"] for _, _, p in payloads} == {"ConnectionResetError: CRM connection reset"}
+    assert len({event.event_id for event in events}) == 2
+    assert _state(store, "quotas").entity == "quota"
 
 
 def test_a_database_error_fails_the_stream_and_keeps_its_committed_rows(

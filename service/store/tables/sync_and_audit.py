@@ -43,6 +43,9 @@ class SyncState(Base):
         BigId, ForeignKey("connections.id", ondelete="CASCADE")
     )
     stream: Mapped[str] = mapped_column(String(64))
+    entity: Mapped[str | None] = mapped_column(
+        String(32), comment="The canonical records the stream feeds: rep, opportunity, ..."
+    )
     cursor: Mapped[Document | None]
     status: Mapped[SyncStatus] = mapped_column(
         enum_column(SyncStatus, "sync_status"), default=SyncStatus.IDLE
