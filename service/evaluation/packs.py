@@ -2,7 +2,9 @@
 
 A pack is applied all or nothing: one invalid document stops the whole pack, with every
 error of every file listed (file, field, reason), so ops fix a pack in one pass instead
-of one error at a time. YAML is read with ``safe_load`` only.
+of one error at a time. Files are read within the limits of
+:mod:`service.evaluation.documents` (size, depth, no aliases, no repeated keys, regular
+files only).
 """
 
 from __future__ import annotations
@@ -13,10 +15,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from rules.documents import RuleDocument
+from service.evaluation.documents import DocumentError, read_document_file
 
 PACK_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -68,9 +70,9 @@ class _FileProblem(Exception):  # noqa: N818 - internal carrier of messages
 
 def _parse(path: Path) -> RuleDocument:
     try:
-        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise _FileProblem([f"{path.name}: cannot read: {exc}"]) from None
+        raw: Any = read_document_file(path)
+    except DocumentError as exc:
+        raise _FileProblem([f"{path.name}: {exc}"]) from None
     if not isinstance(raw, dict):
         raise _FileProblem([f"{path.name}: a rule document must be a mapping"])
     try:
