@@ -30,10 +30,10 @@ class TimedStore(Store):
     write_seconds = 0.0
 
     @contextmanager
-    def unit_of_work(self) -> Iterator[Session]:
+    def unit_of_work(self, *, writes: bool = False) -> Iterator[Session]:
         started = time.perf_counter()
         try:
-            with super().unit_of_work() as session:
+            with super().unit_of_work(writes=writes) as session:
                 yield session
         finally:
             self.write_seconds += time.perf_counter() - started

@@ -108,8 +108,11 @@ class Settings(BaseSettings):
     def _database_url_parses(cls, value: str) -> str:
         try:
             make_url(value)
-        except ArgumentError as exc:
-            raise ValueError(f"not a SQLAlchemy database URL: {exc}") from None
+        except (ArgumentError, ValueError):
+            # The parser's message repeats the URL, password included: not shown.
+            raise ValueError(
+                "not a SQLAlchemy database URL (dialect://user:password@host:port/database)"
+            ) from None
         return value
 
     @field_validator("log_level")

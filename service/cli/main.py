@@ -9,13 +9,15 @@ use them. The settings are read once, on first use, and shared by the invocation
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Annotated
 
 import typer
 
 import service
 from service.cli import db_commands, rule_commands, sandbox_commands, sync_commands
-from service.cli.support import Invocation
+from service.cli.support import Invocation, database_urls, fail, store_failure
 
 app = typer.Typer(
     name="driftcoach",
@@ -64,4 +66,11 @@ def version() -> None:
 
 
 def main() -> None:
-    app()
+    """Run the command line; a store that cannot be used is one line, not a traceback."""
+    try:
+        app()
+    except Exception as error:
+        message = store_failure(error, database_urls(sys.argv, os.environ))
+        if message is None:
+            raise
+        raise SystemExit(fail(message).exit_code) from None

@@ -7,12 +7,15 @@ never pay for pydantic-settings and SQLAlchemy.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import typer
 
 if TYPE_CHECKING:
+    from pydantic import ValidationError
+
     from service.settings import Settings
 
 #: What ``pip`` installs for the fake CRMs (``driftcoach sandbox``, ``driftcoach demo``).
@@ -41,9 +44,67 @@ def settings_of(ctx: typer.Context) -> Settings:
         try:
             invocation.settings = load_settings(**invocation.overrides)
         except ValidationError as exc:
-            raise fail(f"invalid settings:\n{exc}") from None
+            raise fail(f"invalid settings: {settings_problems(exc)}") from None
         configure_logging(invocation.settings.log_level)
     return invocation.settings
+
+
+def settings_problems(error: ValidationError) -> str:
+    """Each problem as ``field: reason``, on one line, never with the value given: a
+    database URL carries its password, and a model check sees every secret."""
+    problems = []
+    for item in error.errors(include_url=False, include_input=False, include_context=False):
+        where = ".".join(str(part) for part in item["loc"]) or "settings"
+        problems.append(f"{where}: {item['msg'].removeprefix('Value error, ')}")
+    return "; ".join(problems)
+
+
+def store_failure(error: BaseException, urls: Iterable[str]) -> str | None:
+    """One line for an error of the store (unreachable, unknown dialect, missing driver,
+    read-only file, locked) with the passwords of ``urls`` masked; None for any other."""
+    from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+
+    if isinstance(error, NoSuchModuleError | ArgumentError):
+        reason = f"unknown database dialect or driver ({error})"
+    elif isinstance(error, DBAPIError):
+        reason = " ".join(str(error.orig).split()) or type(error.orig).__name__
+    elif isinstance(error, ModuleNotFoundError) and error.name in _DRIVERS:
+        reason = f"the database driver {error.name} is not installed"
+    else:
+        return None
+    for password in _passwords(urls):
+        reason = reason.replace(password, "***")
+    return f"cannot use the store: {reason}"
+
+
+def database_urls(argv: Sequence[str], environ: Mapping[str, str]) -> list[str]:
+    """The database URLs this invocation may have used: the option and the setting."""
+    urls = [environ.get("DRIFTCOACH_DATABASE_URL", "")]
+    for index, argument in enumerate(argv):
+        if argument == "--database-url" and index + 1 < len(argv):
+            urls.append(argv[index + 1])
+        elif argument.startswith("--database-url="):
+            urls.append(argument.partition("=")[2])
+    return [url for url in urls if url]
+
+
+def _passwords(urls: Iterable[str]) -> list[str]:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    found = []
+    for url in urls:
+        try:
+            password = make_url(url).password
+        except (ArgumentError, ValueError):
+            continue
+        if password:
+            found.append(str(password))
+    return found
+
+
+#: Database drivers a URL can name that a plain install may lack.
+_DRIVERS = frozenset({"psycopg", "psycopg2", "pymysql", "MySQLdb", "asyncpg", "oracledb"})
 
 
 def fail(message: str) -> typer.Exit:

@@ -107,9 +107,17 @@ class Store:
         return cls(make_engine(settings))
 
     @contextmanager
-    def unit_of_work(self) -> Iterator[Session]:
-        """A session in one transaction: committed on success, rolled back on any error."""
+    def unit_of_work(self, *, writes: bool = False) -> Iterator[Session]:
+        """A session in one transaction: committed on success, rolled back on any error.
+
+        ``writes``: on SQLite the transaction takes the write lock when it begins, so a
+        second writer waits up to the busy timeout. A deferred transaction that reads
+        first and writes later cannot wait: SQLite refuses its upgrade at once
+        (``database is locked``), which is how two syncs started together used to end.
+        """
         with self._sessions.begin() as session:
+            if writes and self.engine.dialect.name == "sqlite":
+                session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
             yield session
 
     def dispose(self) -> None:

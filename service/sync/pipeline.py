@@ -186,7 +186,7 @@ class _StreamSync:
 
     def run(self) -> StreamReport:
         options, name = self.options, self.stream.name
-        with options.store.unit_of_work() as session:
+        with options.store.unit_of_work(writes=True) as session:
             cursor = sync_state.begin_run(
                 session, options.connection_id, name, now=utcnow(), entity=self.stream.entity
             )
@@ -241,7 +241,7 @@ class _StreamSync:
         before it is in this batch or already committed), and the end if last."""
         options, name, now = self.options, self.stream.name, utcnow()
         cursor, self._pending = self._pending, None
-        with options.store.unit_of_work() as session:
+        with options.store.unit_of_work(writes=True) as session:
             upserted, deleted = self.batch.write(
                 session, options.connection_id, now=now, force=options.full
             )
@@ -261,7 +261,7 @@ class _StreamSync:
         """Record a stopped or failed run; the committed cursor and rows stay as they are."""
         self.counts = self._counts(0, 0)
         logger.warning("sync of %s %s: %s", self.stream.name, status.value, error)
-        with self.options.store.unit_of_work() as session:
+        with self.options.store.unit_of_work(writes=True) as session:
             sync_state.finish_run(
                 session,
                 self.options.connection_id,

@@ -178,3 +178,54 @@ def test_a_hubspot_sync_without_its_token_names_the_missing_setting(tmp_path: Pa
     assert result.returncode == 1
     assert "DRIFTCOACH_HUBSPOT__ACCESS_TOKEN" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+CANARY_PASSWORD = "canary-pw-7f3a"
+CANARY_TOKEN = "pat-na1-canary-token-9b2c"
+BAD_STORES = [
+    pytest.param("foo://x", "unknown database dialect", id="unknown-dialect"),
+    pytest.param(f"mysql://u:{CANARY_PASSWORD}@127.0.0.1/db", "driver", id="missing-driver"),
+    pytest.param(
+        f"postgresql://nobody:{CANARY_PASSWORD}@127.0.0.1:1/none?connect_timeout=2",
+        "Connection refused",
+        id="unreachable",
+    ),
+    pytest.param(
+        f"postgresql://nobody:{CANARY_PASSWORD}@127.0.0.1:notaport/db",
+        "database_url: not a SQLAlchemy database URL",
+        id="bad-port",
+    ),
+]
+
+
+@pytest.mark.parametrize(("url", "named"), BAD_STORES)
+@pytest.mark.parametrize(
+    "command", [["sync"], ["rules", "list"], ["evaluate"], ["connections", "list"]]
+)
+def test_a_store_that_cannot_be_used_is_one_line_naming_it_without_secrets(
+    url: str, named: str, command: list[str], tmp_path: Path
+):
+    env = {"DRIFTCOACH_HUBSPOT__ACCESS_TOKEN": CANARY_TOKEN}
+    result = run("--database-url", url, *command, env=env, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: ")
+    assert result.stderr.count("\n") == 1
+    assert named in result.stderr
+    for secret in (CANARY_PASSWORD, CANARY_TOKEN, CANARY_TOKEN[-8:]):
+        assert secret not in result.stdout + result.stderr
+
+
+def test_a_placeholder_secret_in_production_is_named_without_any_secret(tmp_path: Path):
+    env = {
+        "DRIFTCOACH_ENVIRONMENT": "production",
+        "DRIFTCOACH_HUBSPOT__ACCESS_TOKEN": "changeme",
+        "DRIFTCOACH_SALESFORCE__CLIENT_SECRET": CANARY_TOKEN,
+        "DRIFTCOACH_DATABASE_URL": f"sqlite:///{tmp_path / 's.db'}",
+    }
+    result = run("rules", "list", env=env, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr == (
+        "error: invalid settings: settings: hubspot.access_token holds a placeholder value;"
+        " set a real secret\n"
+    )
+    assert CANARY_TOKEN[-8:] not in result.stdout + result.stderr

@@ -275,8 +275,8 @@ def test_text_longer_than_its_column_is_cut_to_fit_and_the_stream_goes_on(
     store: Store, sandbox: Sandbox, portal: Portal
 ):
     """HubSpot's text properties run far past the store's columns: PostgreSQL cut them
-    without a word, SQLite kept them whole. Free text is cut to fit (ending in an ellipsis), NUL characters are
-    dropped, on both backends, and later changes still arrive."""
+    without a word, SQLite kept them whole. Free text is cut to fit (ending in an
+    ellipsis), NUL characters are dropped, on both backends, and later changes arrive."""
     options, _ = _managers(sandbox)
     connection_id = _connection(store, portal)
     _sync(store, connection_id, portal, **options)

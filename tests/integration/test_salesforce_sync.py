@@ -307,3 +307,45 @@ def test_a_nul_byte_in_crm_text_is_stored_without_it_and_the_stream_goes_on(
     assert names[poisoned] == "nulbyte deal"
     assert subject == "call back"
     assert stages[later] == "Closed Won"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_two_syncs_started_together_on_sqlite_both_end_well_and_the_store_is_whole(
+    store: Store, settings: Settings, sandbox: Sandbox, info: SandboxInfo, tmp_path: Path
+):
+    """The second used to die at once with a 'database is locked' traceback: its first
+    transaction read, then wrote, and SQLite refuses such an upgrade without waiting."""
+    with store.unit_of_work() as session:
+        options = {
+            "login_url": info.salesforce_url,
+            "client_id": info.salesforce.client_id,
+            "ca_bundle": str(info.ca_bundle),
+            "page_size": 200,
+        }
+        add_connection(session, "acme", CrmKind.SALESFORCE, options)
+    sandbox.clock.reset()  # the CLI's connector reads the real clock
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("DRIFTCOACH_")},
+        "DRIFTCOACH_DATABASE_URL": settings.database_url,
+        "DRIFTCOACH_SALESFORCE__CLIENT_SECRET": info.salesforce.client_secret,
+        "DRIFTCOACH_LOG_LEVEL": "WARNING",
+        "DRIFTCOACH_SYNC_MIN_COMMIT": "1",
+    }
+    sandbox.salesforce_faults.configure(FaultConfig(latency_ms=10))
+    syncs = [
+        subprocess.Popen(
+            [str(DRIFTCOACH), "sync"],
+            env=env,
+            cwd=tmp_path,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(2)
+    ]
+    outputs = [sync.communicate(timeout=300) for sync in syncs]
+    sandbox.salesforce_faults.configure(FaultConfig())
+    for sync, (out, err) in zip(syncs, outputs, strict=True):
+        assert sync.returncode == 0, out + err
+        assert "Traceback" not in err
+    assert_store_mirrors_org(store, sandbox)

@@ -47,6 +47,7 @@ from service.store.tables.base import (
 #: :mod:`service.store.sanitise`); identifiers and codes are never marked so.
 FREE_TEXT = {"free_text": True}
 
+
 class Connection(Base):
     """One CRM org or portal that driftcoach syncs. Secrets live in settings, not here."""
 
