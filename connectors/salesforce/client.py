@@ -15,6 +15,7 @@ budget. Every call of the connector goes through :meth:`SalesforceClient.call`, 
 from __future__ import annotations
 
 import random
+import ssl
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -136,6 +137,8 @@ class SalesforceClient:
                     raise
                 failures = self._after_failure(exc, failures, idempotent)
             except TRANSIENT as exc:
+                if certificate_refused(exc):
+                    raise
                 failures = self._after_failure(exc, failures, idempotent)
 
     def query_pages(
@@ -230,6 +233,8 @@ class SalesforceClient:
             try:
                 response = self._http.post(self.config.oauth_token_url, data=form)
             except TRANSIENT as exc:
+                if certificate_refused(exc):
+                    raise
                 failures = self._after_failure(exc, failures, idempotent=True)
                 continue
             if response.status_code < 500:
@@ -244,6 +249,19 @@ class SalesforceClient:
         limit_info = response.headers.get("Sforce-Limit-Info")
         if limit_info:
             self.usage.observe(limit_info)
+
+
+def certificate_refused(exc: BaseException) -> bool:
+    """True when TLS refused the server's certificate (wrong CA bundle, wrong host): no
+    retry can succeed, so the run fails at once rather than after every backoff."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError) or (
+            "CERTIFICATE_VERIFY_FAILED" in str(seen)
+        ):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _never_sent(exc: Exception) -> bool:

@@ -30,7 +30,10 @@ def add_salesforce(
     instance_url: Annotated[str | None, typer.Option(help="Needed for session auth.")] = None,
     client_id: Annotated[str | None, typer.Option(help="Connected app consumer key.")] = None,
     username: Annotated[str | None, typer.Option(help="For password and JWT auth.")] = None,
-    ca_bundle: Annotated[Path | None, typer.Option(help="Extra CA bundle (the sandbox's).")] = None,
+    ca_bundle: Annotated[
+        Path | None,
+        typer.Option(help="Extra CA bundle (the sandbox's).", exists=True, dir_okay=False),
+    ] = None,
     history_days: Annotated[int, typer.Option(help="How far back a first sync reads.")] = 400,
     budget_share: Annotated[
         float, typer.Option(help="Share of the daily API allocation one run may use.")
@@ -96,7 +99,9 @@ def add_hubspot(
     ] = None,
     auth_method: Annotated[str, typer.Option(help="private_app or oauth.")] = "private_app",
     client_id: Annotated[str | None, typer.Option(help="The public app's client id.")] = None,
-    ca_bundle: Annotated[Path | None, typer.Option(help="Extra CA bundle.")] = None,
+    ca_bundle: Annotated[
+        Path | None, typer.Option(help="Extra CA bundle.", exists=True, dir_okay=False)
+    ] = None,
     history_days: Annotated[int, typer.Option(help="How far back a first sync reads.")] = 400,
     budget_share: Annotated[
         float, typer.Option(help="Share of the daily API allowance one run may use.")

@@ -229,3 +229,18 @@ def test_a_placeholder_secret_in_production_is_named_without_any_secret(tmp_path
         " set a real secret\n"
     )
     assert CANARY_TOKEN[-8:] not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("crm", ["salesforce", "hubspot"])
+def test_a_ca_bundle_that_does_not_exist_is_refused_when_the_connection_is_added(
+    crm: str, tmp_path: Path
+):
+    env = {"DRIFTCOACH_DATABASE_URL": f"sqlite:///{tmp_path / 's.db'}"}
+    assert run("db", "upgrade", env=env).returncode == 0
+    result = run(
+        "connections", "add", crm, "acme", "--ca-bundle", str(tmp_path / "missing.pem"), env=env
+    )
+    assert result.returncode == 2
+    assert "does not exist" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "acme" not in run("connections", "list", env=env).stdout

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
@@ -349,3 +350,28 @@ def test_two_syncs_started_together_on_sqlite_both_end_well_and_the_store_is_who
         assert sync.returncode == 0, out + err
         assert "Traceback" not in err
     assert_store_mirrors_org(store, sandbox)
+
+
+def test_a_ca_bundle_that_does_not_match_fails_the_run_at_once_without_retries(
+    store: Store, sandbox: Sandbox, info: SandboxInfo, tmp_path: Path
+):
+    other_ca = tmp_path / "other-ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(other_ca))
+    config = SalesforceConfig(
+        auth=ClientCredentialsAuth(
+            client_id=info.salesforce.client_id,
+            client_secret=SecretStr(info.salesforce.client_secret),
+        ),
+        login_url=info.salesforce_url,
+        ca_bundle=other_ca,
+        retry=RetryPolicy(attempts=8, base_delay_seconds=0.5, max_delay_seconds=2.0),
+    )
+    connector = SalesforceConnector(config, clock=sandbox.clock.now)
+    try:
+        report = sync_connection(store, _connection(store, info), connector)
+    finally:
+        connector.close()
+    assert report.status is StreamStatus.FAILED
+    assert all("CERTIFICATE_VERIFY_FAILED" in (s.error or "") for s in report.streams)
+    assert report.usage is not None
+    assert report.usage.retries == 0  # eight tries with backoff per stream took 20 s and more
