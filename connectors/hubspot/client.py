@@ -47,6 +47,7 @@ from connectors.hubspot.errors import (
 from connectors.hubspot.pacing import Lane, Pacer, RateHeaders
 from connectors.hubspot.sdk import API_EXCEPTIONS, Apis
 from connectors.hubspot.usage import OAUTH_ENDPOINT, UsageTracker
+from connectors.tls import certificate_refused
 
 Json = Any
 #: Failures below HTTP: worth another try for a read, uncertain for a write.
@@ -100,12 +101,22 @@ class HubSpotClient:
                     throttles = self._after_throttle(exc, throttles)
                 elif status == 401:
                     renewals = self._after_refusal(exc, renewals)
+                elif certificate_refused(exc):
+                    raise _certificate_error() from exc
                 elif status >= 500 or status == 0:
                     failures = self._after_failure(exc, failures, idempotent, endpoint)
                 else:
                     raise _api_error(exc) from None
             except TRANSIENT as exc:
+                if certificate_refused(exc):
+                    raise _certificate_error() from exc
                 failures = self._after_failure(exc, failures, idempotent, endpoint)
+            except AttributeError as exc:
+                # hubspot-api-client trips over its own error handling when TLS refuses
+                # the certificate (it decodes a body that is None); the cause is kept.
+                if certificate_refused(exc):
+                    raise _certificate_error() from exc
+                raise
 
     def close(self) -> None:
         self._apis = self._token_apis = None
@@ -235,6 +246,8 @@ class HubSpotClient:
                 failures = self._after_failure(exc, failures, True, OAUTH_ENDPOINT)
                 continue
             except TRANSIENT as exc:
+                if certificate_refused(exc):
+                    raise _certificate_error() from exc
                 failures = self._after_failure(exc, failures, True, OAUTH_ENDPOINT)
                 continue
             return self._tokens.accept(answer if isinstance(answer, dict) else {}, self._clock())
@@ -249,6 +262,12 @@ def decode_json(data: bytes) -> Json:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
         return json.loads(data)
+
+
+def _certificate_error() -> HubSpotUnavailableError:
+    return HubSpotUnavailableError(
+        "TLS refused HubSpot's certificate (CERTIFICATE_VERIFY_FAILED): check ca_bundle"
+    )
 
 
 def never_sent(exc: BaseException) -> bool:

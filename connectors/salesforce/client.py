@@ -15,7 +15,6 @@ budget. Every call of the connector goes through :meth:`SalesforceClient.call`, 
 from __future__ import annotations
 
 import random
-import ssl
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -41,6 +40,7 @@ from connectors.salesforce.errors import (
     UncertainWriteError,
 )
 from connectors.salesforce.usage import LOGIN_ENDPOINT, UsageTracker
+from connectors.tls import certificate_refused
 
 T = TypeVar("T")
 Row = dict[str, Any]
@@ -249,19 +249,6 @@ class SalesforceClient:
         limit_info = response.headers.get("Sforce-Limit-Info")
         if limit_info:
             self.usage.observe(limit_info)
-
-
-def certificate_refused(exc: BaseException) -> bool:
-    """True when TLS refused the server's certificate (wrong CA bundle, wrong host): no
-    retry can succeed, so the run fails at once rather than after every backoff."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, ssl.SSLCertVerificationError) or (
-            "CERTIFICATE_VERIFY_FAILED" in str(seen)
-        ):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
 
 
 def _never_sent(exc: Exception) -> bool:

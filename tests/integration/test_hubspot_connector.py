@@ -11,9 +11,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 from pydantic import SecretStr
 
 from connectors.base import Connector, Stream, SyncStopped
@@ -24,6 +26,7 @@ from connectors.hubspot import (
     OAuthAuth,
     PacingPolicy,
     PrivateAppAuth,
+    RetryPolicy,
 )
 from connectors.records import (
     Activity,
@@ -39,10 +42,12 @@ from connectors.records import (
 )
 from connectors.writeback import UNKNOWN_OUTCOME
 from sandbox.faults import FaultConfig
-from sandbox.hubspot import HubSpotLimits
+from sandbox.http import RunningServer
+from sandbox.hubspot import HubSpotLimits, build_hubspot_server
 from sandbox.hubspot import writes as portal_writes
 from sandbox.org import OrgSpec
 from sandbox.runner import Sandbox
+from sandbox.tls import make_tls
 from tests.integration.hubspot_sandbox import (
     ENGAGEMENTS,
     FAST_RETRY,
@@ -525,3 +530,28 @@ def test_a_create_that_never_reached_hubspot_is_retried_and_reported_as_not_made
     assert "attempts" in (result.error or "")
     assert not (result.error or "").startswith(UNKNOWN_OUTCOME)  # certainly not created
     assert hubspot.usage().by_endpoint[TASKS_CREATE] == FAST_RETRY.attempts
+
+
+def test_a_ca_bundle_that_does_not_match_fails_the_read_at_once_without_retries(
+    tmp_path: Path,
+):
+    state = synthetic_state(deals=3)
+    tls = make_tls(tmp_path / "server")
+    other_ca = tmp_path / "other-ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(other_ca))
+    server = build_hubspot_server(state, tls=tls.server_context)
+    running = RunningServer(server)
+    try:
+        config = HubSpotConfig(
+            auth=PrivateAppAuth(access_token=SecretStr(state.issue_private_app_token())),
+            base_url=running.url,
+            ca_bundle=other_ca,
+            retry=RetryPolicy(attempts=8, base_delay_seconds=0.5, max_delay_seconds=2.0),
+        )
+        hubspot = HubSpotConnector(config)
+        with pytest.raises(Exception, match="CERTIFICATE_VERIFY_FAILED"):
+            list(hubspot.read(hubspot.streams()[0], None))
+        assert hubspot.usage().retries == 0  # eight tries with backoff took many seconds
+        hubspot.close()
+    finally:
+        running.stop()
