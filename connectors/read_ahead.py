@@ -74,9 +74,7 @@ class ReadAhead(Generic[T]):
         except BaseException as error:  # re-raised in the consumer, whatever it is
             self._hand_over(_End(error))
         finally:
-            close = getattr(self._source, "close", None)
-            if callable(close):
-                close()
+            close_source(self._source)
 
     def _hand_over(self, item: tuple[T] | _End) -> bool:
         while not self._stop.is_set():
@@ -86,3 +84,11 @@ class ReadAhead(Generic[T]):
             except queue.Full:
                 continue
         return False
+
+
+def close_source(source: Iterator[object]) -> None:
+    """Close a connector's read if it can be closed: a generator (or a read-ahead) stops
+    and lets go of what it holds; a plain iterator has nothing to close."""
+    close = getattr(source, "close", None)
+    if callable(close):
+        close()

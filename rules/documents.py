@@ -208,11 +208,13 @@ def load_rule(data: object) -> RuleDocument:
     return RuleDocument.model_validate(data)
 
 
-def describe_errors(error: ValidationError) -> list[str]:
-    """One ``field.path: reason`` line per problem, for a CLI or an API response."""
+def describe_errors(error: ValidationError, *, whole: str = "document") -> list[str]:
+    """One ``field.path: reason`` line per problem, for a CLI or an API response; a
+    problem of the whole object is under ``whole``. Never the value given (a setting may
+    be a secret)."""
     lines = []
-    for item in error.errors(include_url=False):
-        where = ".".join(str(part) for part in item["loc"]) or "document"
+    for item in error.errors(include_url=False, include_input=False, include_context=False):
+        where = ".".join(str(part) for part in item["loc"]) or whole
         reason = str(item["msg"]).removeprefix("Value error, ")
         lines.append(f"{where}: {reason}")
     return lines

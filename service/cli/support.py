@@ -52,11 +52,9 @@ def settings_of(ctx: typer.Context) -> Settings:
 def settings_problems(error: ValidationError) -> str:
     """Each problem as ``field: reason``, on one line, never with the value given: a
     database URL carries its password, and a model check sees every secret."""
-    problems = []
-    for item in error.errors(include_url=False, include_input=False, include_context=False):
-        where = ".".join(str(part) for part in item["loc"]) or "settings"
-        problems.append(f"{where}: {item['msg'].removeprefix('Value error, ')}")
-    return "; ".join(problems)
+    from rules.documents import describe_errors
+
+    return "; ".join(describe_errors(error, whole="settings"))
 
 
 def store_failure(error: BaseException, urls: Iterable[str]) -> str | None:

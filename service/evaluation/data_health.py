@@ -53,10 +53,6 @@ def missing_data(
         reason = _problem(state, as_of, max_age)
         if reason is not None:
             missing.setdefault(Entity(state.entity), reason)
-    if Entity.OPPORTUNITY_CHANGE in missing or Entity.OPPORTUNITY in missing:
-        reason = missing.get(Entity.OPPORTUNITY) or missing[Entity.OPPORTUNITY_CHANGE]
-        for entity in _DEALS:
-            missing.setdefault(entity, reason)
     return missing
 
 

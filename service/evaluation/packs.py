@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from rules.documents import RuleDocument
+from rules.documents import RuleDocument, describe_errors
 from service.evaluation.documents import DocumentError, read_document_file
 
 PACK_SUFFIXES = (".yaml", ".yml", ".json")
@@ -78,16 +78,7 @@ def _parse(path: Path) -> RuleDocument:
     try:
         return RuleDocument.model_validate(raw)
     except ValidationError as exc:
-        raise _FileProblem([f"{path.name}: {line}" for line in validation_lines(exc)]) from None
-
-
-def validation_lines(error: ValidationError) -> list[str]:
-    """One ``field.path: reason`` line per error, in the words pydantic gives."""
-    lines = []
-    for item in error.errors(include_url=False):
-        where = ".".join(str(part) for part in item["loc"]) or "(document)"
-        lines.append(f"{where}: {item['msg']}")
-    return lines
+        raise _FileProblem([f"{path.name}: {line}" for line in describe_errors(exc)]) from None
 
 
 def _duplicate_keys(rules: Sequence[PackedRule]) -> list[str]:

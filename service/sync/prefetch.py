@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
-from connectors.read_ahead import ReadAhead
+from connectors.read_ahead import ReadAhead, close_source
 
 T = TypeVar("T")
 
@@ -87,11 +87,3 @@ class InTurn(Generic[T]):
 
     def close(self) -> None:
         close_source(self._source)
-
-
-def close_source(source: Iterator[object]) -> None:
-    """Close a connector's read if it can be closed: a generator (or a read-ahead) stops
-    and lets go of what it holds; a plain iterator has nothing to close."""
-    close = getattr(source, "close", None)
-    if callable(close):
-        close()

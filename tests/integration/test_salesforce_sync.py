@@ -221,9 +221,11 @@ def test_a_sync_through_5xx_expiring_tokens_and_dropped_connections_ends_equal(
     assert_store_mirrors_org(store, sandbox)
 
 
-def test_a_sync_killed_mid_run_resumes_and_ends_equal_without_duplicates(
-    store: Store, settings: Settings, sandbox: Sandbox, info: SandboxInfo, tmp_path: Path
-):
+def _cli_connection(
+    store: Store, settings: Settings, sandbox: Sandbox, info: SandboxInfo
+) -> tuple[int, dict[str, str]]:
+    """A connection to the sandbox and the environment ``driftcoach sync`` runs it in,
+    committing every page (so a run can be caught mid-way whatever the machine's speed)."""
     with store.unit_of_work() as session:
         options = {
             "login_url": info.salesforce_url,
@@ -238,9 +240,15 @@ def test_a_sync_killed_mid_run_resumes_and_ends_equal_without_duplicates(
         "DRIFTCOACH_DATABASE_URL": settings.database_url,
         "DRIFTCOACH_SALESFORCE__CLIENT_SECRET": info.salesforce.client_secret,
         "DRIFTCOACH_LOG_LEVEL": "WARNING",
-        # Commit every page, so the kill lands mid-run whatever the machine's speed.
         "DRIFTCOACH_SYNC_MIN_COMMIT": "1",
     }
+    return connection_id, env
+
+
+def test_a_sync_killed_mid_run_resumes_and_ends_equal_without_duplicates(
+    store: Store, settings: Settings, sandbox: Sandbox, info: SandboxInfo, tmp_path: Path
+):
+    connection_id, env = _cli_connection(store, settings, sandbox, info)
     sandbox.salesforce_faults.configure(FaultConfig(latency_ms=30))  # slow enough to kill
     first = subprocess.Popen([str(DRIFTCOACH), "sync"], env=env, cwd=tmp_path)
     _wait_for_committed_progress(store, connection_id)
@@ -316,22 +324,7 @@ def test_two_syncs_started_together_on_sqlite_both_end_well_and_the_store_is_who
 ):
     """The second used to die at once with a 'database is locked' traceback: its first
     transaction read, then wrote, and SQLite refuses such an upgrade without waiting."""
-    with store.unit_of_work() as session:
-        options = {
-            "login_url": info.salesforce_url,
-            "client_id": info.salesforce.client_id,
-            "ca_bundle": str(info.ca_bundle),
-            "page_size": 200,
-        }
-        add_connection(session, "acme", CrmKind.SALESFORCE, options)
-    sandbox.clock.reset()  # the CLI's connector reads the real clock
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("DRIFTCOACH_")},
-        "DRIFTCOACH_DATABASE_URL": settings.database_url,
-        "DRIFTCOACH_SALESFORCE__CLIENT_SECRET": info.salesforce.client_secret,
-        "DRIFTCOACH_LOG_LEVEL": "WARNING",
-        "DRIFTCOACH_SYNC_MIN_COMMIT": "1",
-    }
+    _, env = _cli_connection(store, settings, sandbox, info)
     sandbox.salesforce_faults.configure(FaultConfig(latency_ms=10))
     syncs = [
         subprocess.Popen(
