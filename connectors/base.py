@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from connectors.records import Checkpoint, Entity, Record, TaskIntent, TaskResult
+from connectors.records import Checkpoint, Entity, Item, TaskIntent, TaskResult
 
 
 @dataclass(frozen=True)
@@ -67,15 +67,21 @@ class Connector(Protocol):
 
     def streams(self) -> Sequence[Stream]: ...
 
-    def read(
-        self, stream: Stream, cursor: Mapping[str, Any] | None
-    ) -> Iterator[Record | Checkpoint]:
+    def read(self, stream: Stream, cursor: Mapping[str, Any] | None) -> Iterator[Item | Checkpoint]:
         """Records changed since ``cursor`` (None: a first, full sync), with checkpoints.
 
         A checkpoint's cursor covers every record yielded before it. Re-reading the
         same records is allowed (the store's upsert is idempotent); skipping is not.
+        A record that cannot be translated comes as a
+        :class:`~connectors.records.Rejected` in its place, never as an exception.
         May raise :class:`SyncStopped` to end the run cleanly.
         """
+        ...
+
+    def reread(self, stream: Stream, crm_ids: Sequence[str]) -> Iterator[Item]:
+        """The current version of these records of ``stream``, translated as ``read``
+        would (records derived from them included); ids the CRM no longer has are left
+        out. This is how quarantined records are tried again."""
         ...
 
     def write_tasks(self, intents: Sequence[TaskIntent]) -> list[TaskResult]:

@@ -25,7 +25,9 @@ from connectors.records import (
     Checkpoint,
     Deletion,
     Entity,
+    Item,
     Record,
+    Rejected,
     TaskIntent,
     TaskResult,
 )
@@ -102,30 +104,45 @@ class FakeConnector:
         self.tasks: dict[str, TaskResult] = {}
         self.closed = False
         self._streams = {stream.name: stream for stream in streams}
-        self._log: dict[str, list[tuple[int, Record]]] = {name: [] for name in self._streams}
+        self._log: dict[str, list[tuple[int, Item]]] = {name: [] for name in self._streams}
         self._generated: dict[str, _Generated] = {}
         self._faults: list[_Fault] = []
         self._seq = 0
 
     # ------------------------------------------------------------------ arranging data
 
-    def put(self, *records: Record, stream: str | None = None) -> None:
-        """Add or edit records (a Deletion hard-deletes), each as a new version."""
+    def put(self, *records: Item, stream: str | None = None) -> None:
+        """Add or edit records (a Deletion hard-deletes), each as a new version; a
+        Rejected stands for a version the connector cannot translate."""
         for record in records:
             name = stream or self._stream_for(_entity_of(record))
             self._seq += 1
             self._log[name].append((self._seq, record))
+
+    def retranslate(self, record: Record, *, stream: str | None = None) -> int:
+        """Make the untranslatable versions of ``record``'s id read as ``record``, at
+        their own sequence numbers: a fix in a connector's translation, not a change in
+        the CRM (an incremental read past them does not see them again). Returns how
+        many versions changed."""
+        name = stream or self._stream_for(_entity_of(record))
+        log = self._log[name]
+        fixed = 0
+        for index, (seq, known) in enumerate(log):
+            if isinstance(known, Rejected) and known.crm_id == record.crm_id:
+                log[index] = (seq, record)
+                fixed += 1
+        return fixed
 
     def generate(self, stream: str, count: int, make: Callable[[int], Record]) -> None:
         """Make ``stream`` yield ``make(0) ... make(count - 1)``, built only when read."""
         self._stream(stream)
         self._generated[stream] = _Generated(count, make)
 
-    def versions(self, stream: str) -> list[Record]:
+    def versions(self, stream: str) -> list[Item]:
         """Every version ever put into ``stream``, oldest first (not generated streams)."""
         return [record for _, record in self._log[stream]]
 
-    def latest(self, stream: str) -> dict[str, Record]:
+    def latest(self, stream: str) -> dict[str, Item]:
         """The newest version of each record of ``stream`` by CRM id (maybe a Deletion)."""
         return {record.crm_id: record for _, record in self._log[stream]}
 
@@ -153,13 +170,21 @@ class FakeConnector:
         self.calls["streams"] += 1
         return tuple(self._streams.values())
 
-    def read(
-        self, stream: Stream, cursor: Mapping[str, Any] | None
-    ) -> Iterator[Record | Checkpoint]:
+    def read(self, stream: Stream, cursor: Mapping[str, Any] | None) -> Iterator[Item | Checkpoint]:
         """Records changed after ``cursor["seq"]`` in sequence order, a checkpoint per page."""
         self.calls["read"] += 1
         start = int(cursor["seq"]) if cursor else 0
         return self._paged(stream.name, start, self._changes(stream.name, start))
+
+    def reread(self, stream: Stream, crm_ids: Sequence[str]) -> Iterator[Item]:
+        """The newest version of each id still there, one API call per page of ids."""
+        self.calls["reread"] += 1
+        self.api_calls[stream.name] += -(-len(crm_ids) // self.page_size)
+        latest = self.latest(stream.name)
+        for crm_id in dict.fromkeys(crm_ids):
+            record = latest.get(crm_id)
+            if record is not None and not isinstance(record, Deletion):
+                yield record
 
     def write_tasks(self, intents: Sequence[TaskIntent]) -> list[TaskResult]:
         """Create each task once; a repeated key finds the task made before."""
@@ -186,7 +211,7 @@ class FakeConnector:
 
     # ------------------------------------------------------------------ reading
 
-    def _changes(self, stream: str, start: int) -> Iterator[tuple[int, Record]]:
+    def _changes(self, stream: str, start: int) -> Iterator[tuple[int, Item]]:
         """(seq, record) pairs to yield from ``start``, lookback included, oldest first."""
         generated = self._generated.get(stream)
         begin = max(0, start - self.lookback)
@@ -199,8 +224,8 @@ class FakeConnector:
         return ((seq, rec) for seq, rec in log if seq > begin and newest[rec.crm_id] == seq)
 
     def _paged(
-        self, stream: str, start: int, changes: Iterator[tuple[int, Record]]
-    ) -> Iterator[Record | Checkpoint]:
+        self, stream: str, start: int, changes: Iterator[tuple[int, Item]]
+    ) -> Iterator[Item | Checkpoint]:
         covered, count = start, 0
         self.api_calls[stream] += 1
         for seq, record in changes:
@@ -244,5 +269,5 @@ class FakeConnector:
         raise KeyError(f"the fake has no stream of {entity.value} records")
 
 
-def _entity_of(record: Record) -> Entity:
+def _entity_of(record: Item) -> Entity:
     return record.target if isinstance(record, Deletion) else record.entity

@@ -149,6 +149,45 @@ Record = Rep | Opportunity | OpportunityChange | Activity | Quota | Deletion
 
 
 @dataclass(frozen=True, slots=True)
+class Rejected:
+    """A CRM record the connector could not translate (a date past year 9999, a value of
+    the wrong type), yielded in its place: the stream goes on, and the store quarantines
+    the record under ``crm_id`` with ``reason`` until a later read translates it.
+
+    ``entity`` is what the record would have become and ``crm_id`` its id;
+    ``reread_id`` is the id of the stream's CRM object a re-read asks for, when it is
+    not ``crm_id`` (a HubSpot deal's change comes with the deal).
+    """
+
+    entity: Entity
+    crm_id: str
+    reason: str
+    reread_id: str | None = None
+
+
+#: What a connector's read yields.
+Item = Record | Rejected
+#: Errors that mean "this one record cannot be translated", not "the read is broken".
+#: A bug that raises them for every record quarantines every record: loud in the sync
+#: summary and in ``driftcoach sync --quarantined``, and retried once fixed.
+MAPPING_ERRORS: tuple[type[Exception], ...] = (
+    ValueError,
+    TypeError,
+    KeyError,
+    ArithmeticError,  # OverflowError, decimal.InvalidOperation
+)
+
+
+def rejection(
+    entity: Entity, crm_id: object, error: Exception, *, reread_id: str | None = None
+) -> Rejected:
+    """A Rejected naming the error's type and message (no traceback: it may hold data)."""
+    message = str(error).strip()
+    reason = f"{type(error).__name__}: {message}" if message else type(error).__name__
+    return Rejected(entity, str(crm_id), reason[:500], reread_id)
+
+
+@dataclass(frozen=True, slots=True)
 class Checkpoint:
     """The cursor to resume from once every record yielded before it is stored.
 

@@ -43,11 +43,20 @@ from connectors.hubspot.streams import SPECS, SPECS_BY_NAME, StreamCursor, Strea
 from connectors.hubspot.values import parse_datetime
 from connectors.hubspot.writeback import TaskWriter
 from connectors.read_ahead import ReadAhead
-from connectors.records import Checkpoint, Deletion, Record, TaskIntent, TaskResult
+from connectors.records import (
+    MAPPING_ERRORS,
+    Checkpoint,
+    Deletion,
+    Entity,
+    Item,
+    TaskIntent,
+    TaskResult,
+    rejection,
+)
 
 log = logging.getLogger(__name__)
 
-Output = Record | Checkpoint
+Output = Item | Checkpoint
 Objects = list[dict[str, Any]]
 #: Records yielded between two checkpoints (each checkpoint is a commit of the store):
 #: the pipeline's own batch size, so a crash re-reads at most a few seconds of pages.
@@ -82,12 +91,32 @@ class HubSpotConnector:
         return [spec.stream for spec in SPECS]
 
     def read(self, stream: Stream, cursor: Mapping[str, Any] | None) -> Iterator[Output]:
-        spec = SPECS_BY_NAME.get(stream.name)
-        if spec is None:
-            raise ValueError(f"unknown HubSpot stream: {stream.name}")
+        spec = _spec(stream)
         if not spec.searchable:
             return self._owners()
         return self._read(spec, StreamCursor.load(cursor))
+
+    def reread(self, stream: Stream, crm_ids: Sequence[str]) -> Iterator[Item]:
+        spec = _spec(stream)
+        if not spec.searchable:  # owners: no batch read; the listing is a few pages
+            wanted = set(crm_ids)
+            yield from (
+                item for item in self._owners() if not isinstance(item, Checkpoint)
+                and item.crm_id in wanted
+            )  # fmt: skip
+            return
+        ids = [i for i in dict.fromkeys(crm_ids) if i.isdigit()]  # HubSpot ids are numbers
+        if spec.kind is None:
+            found: Objects = [{"id": i} for i in ids]
+            yield from self._map(spec, *self._details(spec, found))
+            return
+        for start in range(0, len(ids), api.BATCH_LIMIT):
+            chunk = ids[start : start + api.BATCH_LIMIT]
+            answer = api.batch_read(self.client, spec.object_type, chunk,
+                                    properties=self._fields(spec))  # fmt: skip
+            objects: Objects = answer.get("results") or []
+            links = self._deal_links(spec.object_type, [str(obj["id"]) for obj in objects])
+            yield from self._map(spec, objects, links)
 
     def write_tasks(
         self, intents: Sequence[TaskIntent], *, verify_existing: bool = False
@@ -111,7 +140,13 @@ class HubSpotConnector:
         )
         for owners, is_archived in ((active, False), (archived, True)):
             for owner in owners:
-                rep = mapping.map_owner(owner, managers[str(owner["id"])], archived=is_archived)
+                try:
+                    rep = mapping.map_owner(
+                        owner, managers.get(str(owner.get("id"))), archived=is_archived
+                    )
+                except MAPPING_ERRORS as exc:
+                    yield rejection(Entity.REP, owner.get("id"), exc)
+                    continue
                 if rep is not None:
                     yield rep
         yield Checkpoint({"v": 1})
@@ -252,20 +287,27 @@ class HubSpotConnector:
             return ()  # deals are read again with their history; the search only finds them
         return (*engagements.ENGAGEMENT_COMMON, *engagements.ENGAGEMENT_PROPERTIES[spec.kind])
 
-    def _map(
-        self, spec: StreamSpec, objects: Objects, links: Mapping[str, str]
-    ) -> Iterator[Record]:
+    def _map(self, spec: StreamSpec, objects: Objects, links: Mapping[str, str]) -> Iterator[Item]:
+        """Each object translated, or rejected alone when it cannot be."""
         kind = spec.kind
         if kind is None:
             yield from self._deals(objects)
             return
         for obj in objects:
-            yield engagements.map_engagement(kind, obj, links.get(str(obj["id"])))
+            try:
+                yield engagements.map_engagement(kind, obj, links.get(str(obj["id"])))
+            except MAPPING_ERRORS as exc:
+                yield rejection(Entity.ACTIVITY, obj.get("id"), exc)
 
-    def _deals(self, objects: Objects) -> Iterator[Record]:
+    def _deals(self, objects: Objects) -> Iterator[Item]:
+        """A deal and its changes, or one rejection for all of them."""
         stages, qualification = self._stage_map(), self.config.qualification_properties
         for obj in objects:
-            opportunity, changes = mapping.map_deal(obj, stages, qualification)
+            try:
+                opportunity, changes = mapping.map_deal(obj, stages, qualification)
+            except MAPPING_ERRORS as exc:
+                yield rejection(Entity.OPPORTUNITY, obj.get("id"), exc)
+                continue
             yield opportunity
             yield from changes
 
@@ -313,6 +355,13 @@ class HubSpotConnector:
                 pipelines = []
             self._stages = mapping.stage_map(pipelines)
         return self._stages
+
+
+def _spec(stream: Stream) -> StreamSpec:
+    spec = SPECS_BY_NAME.get(stream.name)
+    if spec is None:
+        raise ValueError(f"unknown HubSpot stream: {stream.name}")
+    return spec
 
 
 def _next_after(page: Mapping[str, Any]) -> str | None:

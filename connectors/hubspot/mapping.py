@@ -38,7 +38,16 @@ from connectors.hubspot.values import (
     text,
     to_decimal,
 )
-from connectors.records import Opportunity, OpportunityChange, Rep, StageCategory
+from connectors.records import (
+    MAPPING_ERRORS,
+    Entity,
+    Opportunity,
+    OpportunityChange,
+    Rejected,
+    Rep,
+    StageCategory,
+    rejection,
+)
 
 log = logging.getLogger(__name__)
 
@@ -169,8 +178,9 @@ def _stage(stages: StageMap, pipeline: str | None, stage: str | None) -> StageIn
 
 def map_deal(
     obj: Obj, stages: StageMap, qualification: Mapping[str, str]
-) -> tuple[Opportunity, list[OpportunityChange]]:
-    """The deal and, when its history was read, its changes."""
+) -> tuple[Opportunity, list[OpportunityChange | Rejected]]:
+    """The deal and, when its history was read, its changes (a change it cannot read is
+    rejected alone: history keeps a bad value for good, even once the deal is fixed)."""
     props = props_of(obj)
     deal_id, pipeline = str(obj["id"]), text(props.get("pipeline"))
     info = _stage(stages, pipeline, text(props.get("dealstage"))) or _own_stage(props)
@@ -241,34 +251,48 @@ def _entries(raw: Any) -> list[tuple[datetime, str | None]]:
 
 def deal_changes(
     deal_id: str, pipeline: str | None, history: Mapping[str, Any], stages: StageMap
-) -> list[OpportunityChange]:
+) -> list[OpportunityChange | Rejected]:
     """One snapshot of stage, amount and close date per moment any of them changed."""
     timelines = {name: _entries(history.get(name)) for name in HISTORY_PROPERTIES}
     moments = sorted({moment for entries in timelines.values() for moment, _ in entries})
     current: dict[str, str | None] = dict.fromkeys(HISTORY_PROPERTIES)
     positions = dict.fromkeys(HISTORY_PROPERTIES, 0)
-    changes: list[OpportunityChange] = []
+    changes: list[OpportunityChange | Rejected] = []
     for moment in moments:
         for name, entries in timelines.items():
             while positions[name] < len(entries) and entries[positions[name]][0] <= moment:
                 current[name] = entries[positions[name]][1]
                 positions[name] += 1
-        info = _stage(stages, pipeline, current["dealstage"])
-        millis = int(moment.timestamp() * 1000)
-        changes.append(
-            OpportunityChange(
-                crm_id=f"{deal_id}:{millis}",
-                opportunity_crm_id=deal_id,
-                changed_at=moment,
-                stage=current["dealstage"],
-                stage_category=info.category if info else None,
-                amount=to_decimal(current["amount"]),
-                close_date=parse_date(current["closedate"]),
-                probability=info.probability if info else None,
-                modified_at=moment,
-            )
-        )
+        crm_id = f"{deal_id}:{int(moment.timestamp() * 1000)}"
+        try:
+            changes.append(_change(crm_id, deal_id, moment, current, stages, pipeline=pipeline))
+        except MAPPING_ERRORS as exc:
+            rejected = rejection(Entity.OPPORTUNITY_CHANGE, crm_id, exc, reread_id=deal_id)
+            changes.append(rejected)
     return changes
+
+
+def _change(
+    crm_id: str,
+    deal_id: str,
+    moment: datetime,
+    current: Mapping[str, str | None],
+    stages: StageMap,
+    *,
+    pipeline: str | None,
+) -> OpportunityChange:
+    info = _stage(stages, pipeline, current["dealstage"])
+    return OpportunityChange(
+        crm_id=crm_id,
+        opportunity_crm_id=deal_id,
+        changed_at=moment,
+        stage=current["dealstage"],
+        stage_category=info.category if info else None,
+        amount=to_decimal(current["amount"]),
+        close_date=parse_date(current["closedate"]),
+        probability=info.probability if info else None,
+        modified_at=moment,
+    )
 
 
 DEAL_PROPERTIES = (

@@ -28,18 +28,36 @@ from simple_salesforce.api import Salesforce, SFType
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 
 from connectors.base import ApiUsage, Stream
-from connectors.records import Checkpoint, Deletion, Record, TaskIntent, TaskResult
+from connectors.records import (
+    MAPPING_ERRORS,
+    Checkpoint,
+    Deletion,
+    Entity,
+    Item,
+    Record,
+    TaskIntent,
+    TaskResult,
+    rejection,
+)
 from connectors.salesforce import mapping
 from connectors.salesforce.client import Row, SalesforceClient, error_code
 from connectors.salesforce.config import SalesforceConfig
 from connectors.salesforce.errors import QueryCursorLostError
-from connectors.salesforce.streams import SPECS, SPECS_BY_NAME, StreamCursor, StreamSpec, build_soql
+from connectors.salesforce.streams import (
+    IDS_PER_QUERY,
+    SPECS,
+    SPECS_BY_NAME,
+    StreamCursor,
+    StreamSpec,
+    build_soql,
+    build_soql_by_ids,
+)
 from connectors.salesforce.writeback import TaskWriter
 
 log = logging.getLogger(__name__)
 
 Mapper = Callable[[Row], Record | None]
-Output = Record | Checkpoint
+Output = Item | Checkpoint
 #: Lost query cursors survived per read before giving up.
 MAX_RESTARTS = 3
 #: Stay this far inside Get Deleted's window: the server's clock decides where it starts.
@@ -77,10 +95,18 @@ class SalesforceConnector:
         return [spec.stream for spec in SPECS]
 
     def read(self, stream: Stream, cursor: Mapping[str, Any] | None) -> Iterator[Output]:
-        spec = SPECS_BY_NAME.get(stream.name)
-        if spec is None:
-            raise ValueError(f"unknown Salesforce stream: {stream.name}")
-        return self._read(spec, StreamCursor.load(cursor))
+        return self._read(_spec(stream), StreamCursor.load(cursor))
+
+    def reread(self, stream: Stream, crm_ids: Sequence[str]) -> Iterator[Item]:
+        spec = _spec(stream)
+        if spec.optional and spec.sobject not in self._org_objects():
+            return
+        mapper = self._mapper(spec)
+        extra = self._qualification.values() if spec.sobject == "Opportunity" else ()
+        for start in range(0, len(crm_ids), IDS_PER_QUERY):
+            soql = build_soql_by_ids(spec, crm_ids[start : start + IDS_PER_QUERY], extra)
+            for rows in self.client.query_pages(soql, include_deleted=spec.query_all):
+                yield from _mapped(rows, mapper, spec.stream.entity)
 
     def write_tasks(
         self, intents: Sequence[TaskIntent], *, verify_existing: bool = False
@@ -122,7 +148,7 @@ class SalesforceConnector:
                 for rows in self.client.query_pages(
                     self._soql(spec, lower), include_deleted=spec.query_all
                 ):
-                    yield from _mapped(rows, mapper)
+                    yield from _mapped(rows, mapper, spec.stream.entity)
                     if rows:
                         last = mapping.parse_datetime(rows[-1]["SystemModstamp"])
                         state = replace(state, system_modstamp=last)
@@ -222,9 +248,21 @@ class SalesforceConnector:
         return bool(missing)
 
 
-def _mapped(rows: list[Row], mapper: Mapper) -> Iterator[Record]:
+def _spec(stream: Stream) -> StreamSpec:
+    spec = SPECS_BY_NAME.get(stream.name)
+    if spec is None:
+        raise ValueError(f"unknown Salesforce stream: {stream.name}")
+    return spec
+
+
+def _mapped(rows: list[Row], mapper: Mapper, entity: Entity) -> Iterator[Item]:
+    """Each row translated, or rejected alone when it cannot be."""
     for row in rows:
-        record = mapper(row)
+        try:
+            record = mapper(row)
+        except MAPPING_ERRORS as exc:
+            yield rejection(entity, row.get("Id"), exc)
+            continue
         if record is not None:
             yield record
 

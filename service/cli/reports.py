@@ -2,28 +2,55 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rules.intents import OpenFinding, ResolveFinding
 from service.evaluation.run import EvaluationResult
+from service.store.tables import QuarantinedRecord
 from service.sync.pipeline import SyncReport
 
 
 def format_report(name: str, report: SyncReport) -> str:
     """A per-stream table and the run's status and API calls."""
     lines = [f"{name}: {report.status} ({'full' if report.full else 'incremental'})"]
-    lines.append(f"  {'stream':<22}{'status':<11}{'read':>9}{'upserted':>10}{'deleted':>9}")
+    lines.append(
+        f"  {'stream':<22}{'status':<11}{'read':>9}{'upserted':>10}{'deleted':>9}"
+        f"{'quarantined':>13}"
+    )
     for stream in report.streams:
         counts = stream.counts
         lines.append(
             f"  {stream.stream:<22}{stream.status:<11}{counts.records_read:>9}"
             f"{counts.records_upserted:>10}{counts.records_deleted:>9}"
-            + (f"  {stream.error}" if stream.error else "")
+            f"{counts.records_quarantined:>13}" + (f"  {stream.error}" if stream.error else "")
         )
     usage = report.usage
     if usage is not None:
         daily = f", daily usage {usage.daily_used}/{usage.daily_limit}" if usage.daily_limit else ""
         lines.append(f"  API calls {usage.calls} (retries {usage.retries}){daily}")
+    held = sum(report.held.values())
+    if held:
+        streams = ", ".join(f"{name} {count}" for name, count in sorted(report.held.items()))
+        lines.append(
+            f"  {held} records held in quarantine ({streams}): "
+            "'driftcoach sync --quarantined' lists them"
+        )
+    return "\n".join(lines)
+
+
+def format_quarantine(entries: Sequence[QuarantinedRecord], names: Mapping[int, str]) -> str:
+    """One line per held record: where it came from, since when, how often tried, why."""
+    if not entries:
+        return "no records in quarantine"
+    lines = [f"{'connection':<18}{'stream':<22}{'crm id':<24}{'since':<18}{'tries':>6}  reason"]
+    for entry in entries:
+        crm_id = entry.crm_id if len(entry.crm_id) <= 22 else entry.crm_id[:21] + "\u2026"
+        since = entry.first_seen_at.strftime("%Y-%m-%d %H:%M")
+        lines.append(
+            f"{names.get(entry.connection_id, str(entry.connection_id)):<18}"
+            f"{entry.stream:<22}{crm_id:<24}{since:<18}{entry.attempts:>6}  {entry.reason}"
+        )
     return "\n".join(lines)
 
 

@@ -181,8 +181,24 @@ def sync_command(
         str | None, typer.Option(help="Sync only this connection (default: all enabled).")
     ] = None,
     full: Annotated[bool, typer.Option(help="Ignore cursors and rewrite everything.")] = False,
+    quarantined: Annotated[
+        bool, typer.Option("--quarantined", help="List the records held in quarantine; no sync.")
+    ] = False,
+    retry_quarantined: Annotated[
+        bool,
+        typer.Option(
+            "--retry-quarantined", help="Read every quarantined record again now (after a fix)."
+        ),
+    ] = False,
 ) -> None:
-    """Pull changes from the CRMs into the store, resuming from the saved cursors."""
+    """Pull changes from the CRMs into the store, resuming from the saved cursors.
+
+    A record that cannot be stored is quarantined and its stream goes on; each run reads
+    quarantined records again (backing off), and --quarantined lists them.
+    """
+    if quarantined:
+        _list_quarantined(ctx, connection)
+        return
     from pydantic import ValidationError
 
     from service.bootstrap import ConfigurationError, build_connector
@@ -219,6 +235,7 @@ def sync_command(
                     min_commit=settings.sync_min_commit,
                     max_commit_delay=settings.sync_max_commit_delay_s,
                     progress=_Progress(target.name),
+                    retry_every_quarantined=retry_quarantined,
                 )
             finally:
                 connector.close()
@@ -226,6 +243,27 @@ def sync_command(
             failed = failed or report.status == "failed"
         if failed:
             raise typer.Exit(code=1)
+    finally:
+        store.dispose()
+
+
+def _list_quarantined(ctx: typer.Context, connection: str | None) -> None:
+    from service.cli.reports import format_quarantine
+    from service.store import Store
+    from service.store.connections import find_connection, list_connections
+    from service.store.quarantine import listing
+
+    store = Store.from_settings(settings_of(ctx))
+    try:
+        with store.unit_of_work() as session:
+            names = {found.id: found.name for found in list_connections(session)}
+            ids = None
+            if connection is not None:
+                found = find_connection(session, connection)
+                if found is None:
+                    raise fail(f"no connection named {connection!r}")
+                ids = [found.id]
+            typer.echo(format_quarantine(listing(session, ids), names))
     finally:
         store.dispose()
 

@@ -22,7 +22,7 @@ from sqlalchemy import Table
 
 from connectors import records
 from service.store import tables
-from service.store.sanitise import Cleaner, cleaner_for
+from service.store.sanitise import Check, Cleaner, check_for, cleaner_for, length_limit, too_long
 
 CanonicalRecord = (
     records.Rep | records.Opportunity | records.OpportunityChange | records.Activity | records.Quota
@@ -49,6 +49,10 @@ class Layout:
     #: Per column, how its values are made storable (:mod:`service.store.sanitise`);
     #: a JSON document also becomes a plain dict.
     cleaners: Mapping[str, Cleaner]
+    #: (record field, column, limit): identifiers and codes a backend could refuse.
+    lengths: tuple[tuple[str, str, int], ...]
+    #: (record field, check): numbers a backend could refuse.
+    checks: tuple[tuple[str, Check], ...]
     constants: Mapping[str, Any]
     stamp: str
 
@@ -58,14 +62,31 @@ class Layout:
         named = tuple(column for _, column in self.fields)
         return (*named, *self.constants, "connection_id", "deleted_at", self.stamp)
 
+    def refusal(self, record: CanonicalRecord) -> str | None:
+        """Why the store cannot hold ``record`` even cleaned; None when it can."""
+        for field, column, limit in self.lengths:
+            value = getattr(record, field)
+            if value is not None and len(value) > limit:
+                clean = self.cleaners.get(column)
+                length = len(value if clean is None else clean(value))
+                if length > limit:  # not only NUL characters, which cleaning removes
+                    return too_long(column, length, limit)
+        for field, check in self.checks:
+            problem = check(getattr(record, field))
+            if problem is not None:
+                return problem
+        return None
+
 
 def layout_of(record_type: type, table: Table) -> Layout:
     fields = dataclasses.fields(record_type)
     names = [f.name for f in fields if f.name not in _NOT_COLUMNS]
     pairs = tuple((name, _RENAMED.get(name, name)) for name in names)
     cleaners = {c: clean for _, c in pairs if (clean := cleaner_for(table.c[c])) is not None}
+    lengths = tuple((f, c, n) for f, c in pairs if (n := length_limit(table.c[c])) is not None)
+    checks = tuple((f, check) for f, c in pairs if (check := check_for(table.c[c])) is not None)
     constants = {"source": tables.QuotaSource.CRM} if record_type is records.Quota else {}
-    return Layout(table, pairs, cleaners, constants, stamp_column(table))
+    return Layout(table, pairs, cleaners, lengths, checks, constants, stamp_column(table))
 
 
 def to_row(

@@ -24,13 +24,15 @@ class RunCounts:
 
     ``records_upserted`` counts rows inserted or changed (records with ``deleted=True``
     included); ``records_deleted`` counts rows newly marked deleted by Deletion records.
-    Re-read records that changed nothing count as read only.
+    Re-read records that changed nothing count as read only. ``records_quarantined``
+    counts records the store could not take (:mod:`service.store.quarantine`).
     """
 
     records_read: int = 0
     records_upserted: int = 0
     records_deleted: int = 0
     api_calls: int = 0
+    records_quarantined: int = 0
 
 
 def find(session: Session, connection_id: int, stream: str) -> SyncState | None:
@@ -133,3 +135,4 @@ def _set_counts(state: SyncState, counts: RunCounts) -> None:
     state.records_upserted = counts.records_upserted
     state.records_deleted = counts.records_deleted
     state.api_calls = counts.api_calls
+    state.records_quarantined = counts.records_quarantined

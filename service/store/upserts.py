@@ -36,6 +36,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -58,6 +59,7 @@ __all__ = [
     "CanonicalRecord",
     "RecordBatch",
     "mark_deleted",
+    "refusal",
     "stamp_column",
     "to_row",
     "upsert",
@@ -81,6 +83,11 @@ _MAX_PARAMETERS = 30_000
 def to_row(record: CanonicalRecord, connection_id: int, now: datetime) -> dict[str, Any]:
     """The row a canonical record becomes; a deleted record is deleted as of its own time."""
     return _to_row(record, _layout(record), connection_id, now)
+
+
+def refusal(record: CanonicalRecord) -> str | None:
+    """Why the store cannot hold ``record`` (:mod:`service.store.sanitise`), or None."""
+    return _layout(record).refusal(record)
 
 
 def upsert(
@@ -191,6 +198,28 @@ class RecordBatch:
         )
         return upserted, deleted
 
+    def write_one_by_one(
+        self, session: Session, connection_id: int, *, now: datetime, force: bool
+    ) -> tuple[int, int, list[tuple[CanonicalRecord, str]]]:
+        """:meth:`write`, a savepoint per record: for a batch the database refused,
+        which :mod:`service.store.sanitise` did not foresee. Returns (upserted, deleted,
+        the records refused with the database's reason)."""
+        upserted, refused = 0, []
+        for entity, batch in self._records.items():
+            for record in batch.values():
+                try:
+                    with session.begin_nested():
+                        upserted += upsert(
+                            session, connection_id, entity, [record], now=now, force=force
+                        )
+                except DataError as exc:
+                    refused.append((record, _database_reason(exc)))
+        deleted = sum(
+            mark_deleted(session, connection_id, entity, ids, now=now)
+            for entity, ids in self._deletions.items()
+        )
+        return upserted, deleted, refused
+
     def clear(self) -> None:
         self._records.clear()
         self._deletions.clear()
@@ -205,6 +234,13 @@ class RecordBatch:
             known[key] = value
         elif wins(value, current):
             known[key] = value
+
+
+def _database_reason(error: DataError) -> str:
+    """The driver's message, first line only: never the statement or its parameters."""
+    cause = error.orig if error.orig is not None else error
+    lines = str(cause).strip().splitlines()
+    return f"refused by the database: {type(cause).__name__}: {lines[0] if lines else ''}"
 
 
 def _newer(incoming: CanonicalRecord, current: CanonicalRecord) -> bool:

@@ -27,6 +27,13 @@ Guarantees, and how they are kept:
   stream stays ``running`` with its last committed cursor, and the next run resumes there.
 * ``last_error`` holds the exception's type and message only, never a traceback or its
   chained causes, where client libraries keep request headers and tokens.
+* **One bad record never stops a stream.** A record the connector could not translate
+  (:class:`~connectors.records.Rejected`) or the store cannot hold
+  (:func:`~service.store.upserts.refusal`; or, unforeseen, a batch the database refuses,
+  then written a record at a time to find which) is quarantined in the same transaction
+  as the batch it came with (:mod:`service.store.quarantine`), and the stream goes on.
+  Each run first reads due quarantined records again from the CRM; any read that
+  stores one releases it, and one the CRM no longer has is released as gone.
 
 The caller owns the connector: ``sync_connection`` never closes it.
 """
@@ -41,15 +48,17 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy.exc import StatementError
+from sqlalchemy.exc import DataError, StatementError
+from sqlalchemy.orm import Session
 
 from connectors.base import ApiUsage, Connector, Stream, SyncStopped
-from connectors.records import Checkpoint
-from service.store import sync_state
+from connectors.records import Checkpoint, Deletion, Item, Rejected
+from service.store import quarantine, sync_state
 from service.store.engine import Store
+from service.store.quarantine import Key, Refused
 from service.store.sync_state import RunCounts
 from service.store.tables import SyncStatus, utcnow
-from service.store.upserts import RecordBatch
+from service.store.upserts import CanonicalRecord, RecordBatch, refusal
 from service.sync.prefetch import InTurn, Prefetched
 
 logger = logging.getLogger(__name__)
@@ -85,6 +94,8 @@ class SyncReport:
     streams: list[StreamReport] = field(default_factory=list)
     usage: ApiUsage | None = None
     """The connector's own usage figures at the end of the run."""
+    held: dict[str, int] = field(default_factory=dict)
+    """Records in quarantine per stream at the end of the run (this run's and older)."""
 
     @property
     def status(self) -> StreamStatus:
@@ -113,6 +124,7 @@ def sync_connection(
     max_commit_delay: float = 2.0,
     progress: Progress | None = None,
     read_ahead: bool = True,
+    retry_every_quarantined: bool = False,
 ) -> SyncReport:
     """Sync every stream of ``connector`` into ``connection_id``'s rows; see the module doc.
 
@@ -120,6 +132,8 @@ def sync_connection(
     ``min_commit=1`` commits at every checkpoint. ``read_ahead`` reads the CRM on a
     thread a few chunks ahead of the writes (the same rows and checkpoints, sooner: the
     CRM's latency overlaps the database's work); off, reads and writes take turns.
+    ``retry_every_quarantined`` reads every held record again now, back-off or not (as
+    after an upgrade that taught the store a new case).
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
@@ -136,6 +150,7 @@ def sync_connection(
         min(min_commit, batch_size),
         max_commit_delay,
         read_ahead,
+        retry_every_quarantined,
     )
     stopped = False
     for stream in connector.streams():
@@ -147,6 +162,8 @@ def sync_connection(
         report.streams.append(result)
     report.finished_at = utcnow()
     report.usage = connector.usage()
+    with store.unit_of_work() as session:
+        report.held = quarantine.open_counts(session, connection_id)
     return report
 
 
@@ -170,6 +187,7 @@ class _Options:
     min_commit: int
     max_commit_delay: float
     read_ahead: bool
+    retry_every_quarantined: bool
 
 
 class _StreamSync:
@@ -183,6 +201,11 @@ class _StreamSync:
         self._calls_before = 0
         self._pending: Mapping[str, Any] | None = None  # a checkpoint not yet committed
         self._last_commit = time.monotonic()
+        self._held: set[Key] = set()  # open quarantine entries at the start of the run
+        self._refused: dict[Key, Refused] = {}  # since the last write
+        self._stored: set[Key] = set()  # held entries in the batch, to release
+        self._gone: set[Key] = set()  # held entries the CRM no longer has
+        self._quarantined: set[Key] = set()  # the run's, for its count
 
     def run(self) -> StreamReport:
         options, name = self.options, self.stream.name
@@ -190,8 +213,12 @@ class _StreamSync:
             cursor = sync_state.begin_run(
                 session, options.connection_id, name, now=utcnow(), entity=self.stream.entity
             )
+            self._held = quarantine.open_keys(session, options.connection_id, name)
+            due = self._due(session)
         self._calls_before = options.connector.usage().calls
         try:
+            if due:
+                self._retry(due)
             self._copy(None if options.full else cursor)
         except SyncStopped as stop:
             if self._pending is not None:  # a clean stop keeps what was read up to it
@@ -201,6 +228,80 @@ class _StreamSync:
             return self._end(StreamStatus.FAILED, describe_error(exc))
         logger.info("synced %s: %s", name, self.counts)
         return StreamReport(name, StreamStatus.SUCCEEDED, self.counts)
+
+    def _due(self, session: Session) -> list[quarantine.Held]:
+        if not self._held:
+            return []
+        options = self.options
+        return quarantine.due(
+            session,
+            options.connection_id,
+            self.stream.name,
+            now=utcnow(),
+            every=options.retry_every_quarantined,
+        )
+
+    def _retry(self, due: list[quarantine.Held]) -> None:
+        """Read held records again; one the CRM no longer yields is released as gone.
+        A failed re-read leaves them held and the run goes on (SyncStopped ends it)."""
+        seen: set[Key] = set()
+        ids = list(dict.fromkeys(entry.reread_id for entry in due))
+        try:
+            for item in self.options.connector.reread(self.stream, ids):
+                self._take(item)
+                seen.add(_key_of(item))
+        except SyncStopped:
+            raise
+        except Exception as exc:
+            logger.warning("re-reading quarantined %s failed: %s", self.stream.name,
+                           describe_error(exc))  # fmt: skip
+        else:
+            self._gone |= {entry.key for entry in due} - seen
+        self._write()
+
+    def _take(self, item: Item) -> None:
+        """Into the batch, or into the quarantine with the reason."""
+        if isinstance(item, Rejected):
+            reread_id = item.reread_id or item.crm_id
+            self._refuse(Refused(item.entity.value, item.crm_id, reread_id, item.reason))
+            return
+        if isinstance(item, Deletion):
+            if self._held:
+                self._deleted(_key_of(item))
+        elif (reason := refusal(item)) is None:
+            if self._held and (key := _key_of(item)) in self._held:
+                self._stored.add(key)
+                self._refused.pop(key, None)
+        elif item.deleted:  # its content no longer matters: only that it is gone
+            if self._held:
+                self._deleted(_key_of(item))
+            item = Deletion(item.entity, item.crm_id, item.modified_at or utcnow())
+        else:
+            self._refuse(Refused(item.entity.value, item.crm_id, self._reread_id(item), reason))
+            return
+        self.batch.add(item)
+
+    def _deleted(self, key: Key) -> None:
+        """The CRM deleted a record: a held entry for it is released as gone."""
+        if key in self._held:
+            self._gone.add(key)
+            self._refused.pop(key, None)
+            self._stored.discard(key)
+
+    def _refuse(self, refused: Refused) -> None:
+        self._refused[refused.key] = refused
+        self._stored.discard(refused.key)
+        self._gone.discard(refused.key)
+        self._quarantined.add(refused.key)
+
+    def _reread_id(self, record: CanonicalRecord) -> str:
+        """What a retry asks the CRM for: the record, or the object it came with (a
+        HubSpot deal's changes come with the deal)."""
+        if record.entity is not self.stream.entity:
+            parent = getattr(record, "opportunity_crm_id", None)
+            if parent is not None:
+                return str(parent)
+        return record.crm_id
 
     def _copy(self, cursor: Mapping[str, Any] | None) -> None:
         """Read the stream, writing at every checkpoint and every ``batch_size`` records."""
@@ -217,9 +318,9 @@ class _StreamSync:
                     if self._commit_due():
                         self._write()
                     continue
-                self.batch.add(item)
+                self._take(item)
                 self.counts.records_read += 1
-                if len(self.batch) >= self.options.batch_size:
+                if len(self.batch) + len(self._refused) >= self.options.batch_size:
                     self._write()  # early: records past the pending cursor are harmless
         finally:
             items.close()
@@ -228,7 +329,7 @@ class _StreamSync:
     def _commit_due(self) -> bool:
         """At a checkpoint: enough records wait, or long enough, or none (the batch was
         just committed early: the cursor alone catches up)."""
-        waiting = len(self.batch)
+        waiting = len(self.batch) + len(self._refused)
         waited = time.monotonic() - self._last_commit
         return (
             waiting == 0
@@ -242,9 +343,8 @@ class _StreamSync:
         options, name, now = self.options, self.stream.name, utcnow()
         cursor, self._pending = self._pending, None
         with options.store.unit_of_work(writes=True) as session:
-            upserted, deleted = self.batch.write(
-                session, options.connection_id, now=now, force=options.full
-            )
+            upserted, deleted = self._write_batch(session, now)
+            self._settle_quarantine(session, now)
             counts = self._counts(upserted, deleted)
             sync_state.save_progress(session, options.connection_id, name, counts, cursor=cursor)
             if finished:
@@ -253,9 +353,38 @@ class _StreamSync:
                 )
         self.counts = counts  # only once committed
         self.batch.clear()
+        self._refused.clear()
+        self._stored.clear()
+        self._held -= self._gone
+        self._gone = set()
         self._last_commit = time.monotonic()
         if options.progress is not None:
             options.progress(name, counts.records_read)
+
+    def _write_batch(self, session: Session, now: datetime) -> tuple[int, int]:
+        """The batch in one go; if the database refuses it, a record at a time, and the
+        records it refuses join the quarantine."""
+        connection_id, force = self.options.connection_id, self.options.full
+        try:
+            with session.begin_nested():
+                return self.batch.write(session, connection_id, now=now, force=force)
+        except DataError:
+            logger.warning("the database refused a batch of %s: writing it record by record",
+                           self.stream.name)  # fmt: skip
+        upserted, deleted, refused = self.batch.write_one_by_one(
+            session, connection_id, now=now, force=force
+        )
+        for record, reason in refused:
+            self._refuse(
+                Refused(record.entity.value, record.crm_id, self._reread_id(record), reason)
+            )
+        return upserted, deleted
+
+    def _settle_quarantine(self, session: Session, now: datetime) -> None:
+        connection_id, name = self.options.connection_id, self.stream.name
+        quarantine.hold(session, connection_id, name, self._refused.values(), now=now)
+        quarantine.release(session, connection_id, name, self._stored, "stored", now=now)
+        quarantine.release(session, connection_id, name, self._gone, "gone", now=now)
 
     def _end(self, status: StreamStatus, error: str) -> StreamReport:
         """Record a stopped or failed run; the committed cursor and rows stay as they are."""
@@ -281,4 +410,11 @@ class _StreamSync:
             records_upserted=counts.records_upserted + upserted,
             records_deleted=counts.records_deleted + deleted,
             api_calls=self.options.connector.usage().calls - self._calls_before,
+            records_quarantined=len(self._quarantined),
         )
+
+
+def _key_of(item: Item) -> Key:
+    if isinstance(item, Deletion):
+        return (item.target.value, item.crm_id)
+    return (item.entity.value, item.crm_id)

@@ -5,12 +5,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, inspect
 
-from service.store import Base, migrate
+from service.settings import Settings
+from service.store import Base, Store, make_engine, migrate, quarantine
+from service.store.connections import list_connections
+from service.store.quarantine import Refused
 
 DRIFTCOACH = Path(sys.executable).with_name("driftcoach")
 
@@ -244,3 +248,62 @@ def test_a_ca_bundle_that_does_not_exist_is_refused_when_the_connection_is_added
     assert "does not exist" in result.stderr
     assert "Traceback" not in result.stderr
     assert "acme" not in run("connections", "list", env=env).stdout
+
+
+def test_sync_quarantined_lists_the_held_records_of_one_or_every_connection(tmp_path: Path):
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    env = {"DRIFTCOACH_DATABASE_URL": url}
+    assert run("db", "upgrade", env=env).returncode == 0
+    for name in ("acme", "globex"):
+        run("connections", "add", "salesforce", name, "--client-id", "x", env=env)
+    assert run("sync", "--quarantined", env=env).stdout.strip() == "no records in quarantine"
+
+    store = Store(make_engine(Settings(database_url=url, _env_file=None)))
+    now = datetime(2026, 12, 7, 9, 30, tzinfo=UTC)
+    with store.unit_of_work() as session:
+        ids = {c.name: c.id for c in list_connections(session)}
+        too_long = Refused("activity", "00T" + "9" * 40, "00T" + "9" * 40, "outcome: 300 chars")
+        quarantine.hold(session, ids["acme"], "tasks", [too_long], now=now)
+        unreadable = Refused("opportunity", "006A", "006A", "ValueError: year 10000")
+        quarantine.hold(session, ids["globex"], "opportunities", [unreadable], now=now)
+    store.dispose()
+
+    every = run("sync", "--quarantined", env=env)
+    assert every.returncode == 0, every.stderr
+    lines = every.stdout.splitlines()
+    assert lines[0].split() == ["connection", "stream", "crm", "id", "since", "tries", "reason"]
+    assert lines[1].split() == [
+        "acme", "tasks", "00T" + "9" * 18 + "\u2026", "2026-12-07", "09:30", "1", "outcome:",
+        "300", "chars",
+    ]  # fmt: skip
+    assert lines[2].split()[:3] == ["globex", "opportunities", "006A"]
+    one = run("sync", "--quarantined", "--connection", "globex", env=env)
+    assert [line.split()[0] for line in one.stdout.splitlines()[1:]] == ["globex"]
+    missing = run("sync", "--quarantined", "--connection", "initech", env=env)
+    assert missing.returncode == 1
+    assert "no connection named 'initech'" in missing.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["connections", "add", "salesforce", "globex", "--client-id", "x"],
+        ["sync", "--connection", "acme"],
+        ["rules", "apply"],  # the default pack
+    ],
+)
+def test_a_read_only_sqlite_store_is_one_line_naming_it(command: list[str], tmp_path: Path):
+    """Opened read-only (as a file without write permission is, for any user but root)."""
+    path = tmp_path / "s.db"
+    writable = {"DRIFTCOACH_DATABASE_URL": f"sqlite:///{path}"}
+    assert run("db", "upgrade", env=writable).returncode == 0
+    added = run("connections", "add", "hubspot", "acme", env=writable)
+    assert added.returncode == 0, added.stderr
+    url = f"sqlite:///file:{path}?mode=ro&uri=true"
+    env = {"DRIFTCOACH_HUBSPOT__ACCESS_TOKEN": CANARY_TOKEN}
+    result = run("--database-url", url, *command, env=env, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: ")
+    assert result.stderr.count("\n") == 1
+    assert "readonly database" in result.stderr
+    assert CANARY_TOKEN[-8:] not in result.stdout + result.stderr

@@ -18,6 +18,7 @@ import sys
 import time as wall
 from collections.abc import Iterator
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +31,17 @@ from sandbox.hubspot import writes as portal_writes
 from sandbox.org import OrgSpec
 from sandbox.runner import Sandbox
 from service.settings import Settings
-from service.store import Store
+from service.store import Store, quarantine
 from service.store.connections import add_connection
-from service.store.tables import Activity, CrmKind, Opportunity, Rep, SyncState
-from service.sync.pipeline import StreamStatus, sync_connection
+from service.store.tables import (
+    Activity,
+    CrmKind,
+    Opportunity,
+    QuarantinedRecord,
+    Rep,
+    SyncState,
+)
+from service.sync.pipeline import StreamStatus, SyncReport, sync_connection
 from tests.integration.hubspot_sandbox import (
     T0,
     Portal,
@@ -92,13 +100,16 @@ def _connection(store: Store, portal: Portal, **options: Any) -> int:
         ).id
 
 
-def _sync(store: Store, connection_id: int, portal: Portal, **options: Any) -> None:
+def _sync(
+    store: Store, connection_id: int, portal: Portal, *, retry: bool = False, **options: Any
+) -> SyncReport:
     hubspot = connector(portal, **options)
     try:
-        report = sync_connection(store, connection_id, hubspot)
+        report = sync_connection(store, connection_id, hubspot, retry_every_quarantined=retry)
     finally:
         hubspot.close()
     assert report.status is StreamStatus.SUCCEEDED, report
+    return report
 
 
 # ----------------------------------------------------------------------------- seeded org
@@ -303,3 +314,75 @@ def test_text_longer_than_its_column_is_cut_to_fit_and_the_stream_goes_on(
     assert names[str(deals[0].id)] == long_name[:254] + "\u2026"
     assert subject == "call back"
     assert stages[str(deals[1].id)] == "closedwon"
+
+
+def test_deals_and_calls_no_backend_can_hold_are_held_and_stored_once_fixed(
+    store: Store, sandbox: Sandbox, portal: Portal
+):
+    """A close date in year 10000 (the deals stream failed on every run, on both
+    backends), an amount of 1e30 (PostgreSQL refused the batch) and a call of 116 days
+    in milliseconds past a 32-bit column: each is held back alone, the streams and later
+    syncs go on, and a fix in HubSpot stores them and releases their entries."""
+    options, _ = _managers(sandbox)
+    connection_id = _connection(store, portal)
+    _sync(store, connection_id, portal, **options)
+    state = portal.state
+    with state.lock:
+        deals = [o for o in state.objects["deals"].values() if o.archived_ms is None]
+        calls = list(state.objects["calls"].values())
+        portal_writes.update(state, deals[0], {"closedate": "253402300800000"}, "test")
+        portal_writes.update(state, deals[1], {"amount": "1e30"}, "test")
+        portal_writes.update(state, calls[0], {"hs_call_duration": "9999999999999"}, "test")
+        portal_writes.update(state, deals[2], {"dealstage": "closedwon"}, "test")
+    portal.clock.advance(SETTLED)
+    report = _sync(store, connection_id, portal, **options)
+
+    # The amount also entered the deal's history: that change is held as well.
+    assert report.held == {"deals": 3, "calls": 1}
+    with store.unit_of_work() as session:
+        held = {(e.entity, e.reread_id): e.reason for e in quarantine.listing(session)}
+        stage = session.scalar(
+            select(Opportunity.stage).where(Opportunity.crm_id == str(deals[2].id))
+        )
+    too_much = "amount: 1e+30 does not fit numeric(18,2)"
+    assert "year 10000" in held["opportunity", str(deals[0].id)]
+    assert held["opportunity", str(deals[1].id)] == too_much
+    assert held["opportunity_change", str(deals[1].id)] == too_much
+    assert held["activity", str(calls[0].id)] == (
+        "duration_seconds: 9999999999 is outside a 32-bit integer"
+    )
+    assert stage == "closedwon"
+
+    with state.lock:
+        portal_writes.update(state, deals[0], {"closedate": "2027-03-31"}, "test")
+        portal_writes.update(state, deals[1], {"amount": "125000"}, "test")
+        portal_writes.update(state, calls[0], {"hs_call_duration": "600000"}, "test")
+    portal.clock.advance(SETTLED)
+    report = _sync(store, connection_id, portal, **options)
+
+    # History keeps both bad values for good: the two snapshots holding them stay held
+    # and listed (the fixed deals themselves are stored), nothing else.
+    assert report.held == {"deals": 2}
+    with store.unit_of_work() as session:
+        still = sorted((e.entity, e.reread_id) for e in quarantine.listing(session))
+    assert still == sorted(
+        [("opportunity_change", str(deals[0].id)), ("opportunity_change", str(deals[1].id))]
+    )
+    with store.unit_of_work() as session:
+        amount = session.scalar(
+            select(Opportunity.amount).where(Opportunity.crm_id == str(deals[1].id))
+        )
+        duration = session.scalar(
+            select(Activity.duration_seconds).where(Activity.crm_id == str(calls[0].id))
+        )
+        resolved = session.execute(
+            select(QuarantinedRecord.entity, QuarantinedRecord.resolution).where(
+                QuarantinedRecord.resolved_at.is_not(None)
+            )
+        ).all()
+    assert (amount, duration) == (Decimal(125000), 600)
+    assert sorted(resolved) == [
+        ("activity", "stored"),
+        ("opportunity", "stored"),
+        ("opportunity", "stored"),
+    ]

@@ -33,18 +33,19 @@ from sandbox.faults import FaultConfig
 from sandbox.org import OrgSpec
 from sandbox.runner import Sandbox, SandboxInfo
 from service.settings import Settings
-from service.store import Store
+from service.store import Store, quarantine
 from service.store.connections import add_connection
 from service.store.tables import (
     Activity,
     CrmKind,
     Opportunity,
     OpportunityChange,
+    QuarantinedRecord,
     Quota,
     Rep,
     SyncState,
 )
-from service.sync.pipeline import StreamStatus, sync_connection
+from service.sync.pipeline import StreamStatus, SyncReport, sync_connection
 from tests.integration.salesforce_sandbox import reset, running_salesforce
 
 # The org ends today so a first sync's history window holds it whatever the run date.
@@ -88,13 +89,16 @@ def _connection(store: Store, info: SandboxInfo) -> int:
         return add_connection(session, "acme", CrmKind.SALESFORCE, options).id
 
 
-def _sync(store: Store, connection_id: int, sandbox: Sandbox, **options: Any) -> None:
+def _sync(
+    store: Store, connection_id: int, sandbox: Sandbox, *, retry: bool = False, **options: Any
+) -> SyncReport:
     connector = _connector(sandbox, **options)
     try:
-        report = sync_connection(store, connection_id, connector)
+        report = sync_connection(store, connection_id, connector, retry_every_quarantined=retry)
     finally:
         connector.close()
     assert report.status is StreamStatus.SUCCEEDED, report
+    return report
 
 
 # ----------------------------------------------------------------------------- equality
@@ -316,6 +320,50 @@ def test_a_nul_byte_in_crm_text_is_stored_without_it_and_the_stream_goes_on(
     assert names[poisoned] == "nulbyte deal"
     assert subject == "call back"
     assert stages[later] == "Closed Won"
+
+
+def test_a_record_the_store_cannot_hold_is_held_retried_and_stored_once_fixed(
+    store: Store, sandbox: Sandbox, info: SandboxInfo
+):
+    """A call disposition longer than the store's column: PostgreSQL's batch cast cut it
+    without a word, SQLite kept it whole. Now the task is held back on both, the stream
+    and later syncs go on, a fix in the CRM stores it, and one deleted in the CRM is
+    released as gone."""
+    connection_id = _connection(store, info)
+    _sync(store, connection_id, sandbox)
+    records = sandbox.salesforce_state.records
+    user = sandbox.salesforce_state.integration_user_id
+    sandbox.clock.advance(timedelta(minutes=2))
+    odd = {"Subject": "odd call", "TaskSubtype": "Call", "CallDisposition": "D" * 300}
+    fixed, deleted = (records.insert("Task", odd, user_id=user) for _ in range(2))
+    fine = records.insert("Task", {"Subject": "fine call", "TaskSubtype": "Call"}, user_id=user)
+    report = _sync(store, connection_id, sandbox)
+
+    tasks = report.stream("tasks")
+    assert (tasks.status, tasks.counts.records_quarantined) == (StreamStatus.SUCCEEDED, 2)
+    assert report.held == {"tasks": 2}
+    with store.unit_of_work() as session:
+        held = {entry.crm_id: entry.reason for entry in quarantine.listing(session)}
+        stored = set(session.scalars(select(Activity.crm_id)))
+    reason = "outcome: 300 characters, more than the 255 its column holds"
+    assert held == {fixed: reason, deleted: reason}
+    assert fine in stored
+    assert fixed not in stored
+
+    sandbox.clock.advance(timedelta(minutes=2))
+    records.update("Task", fixed, {"CallDisposition": "Left voicemail"}, user_id=user)
+    records.delete("Task", deleted, user_id=user)
+    report = _sync(store, connection_id, sandbox, retry=True)
+
+    assert report.held == {}
+    with store.unit_of_work() as session:
+        outcome = session.scalar(select(Activity.outcome).where(Activity.crm_id == fixed))
+        resolutions = dict(
+            session.execute(select(QuarantinedRecord.crm_id, QuarantinedRecord.resolution)).all()
+        )
+    assert outcome == "Left voicemail"
+    # The deleted one came back through queryAll, still too long: only its end counts.
+    assert resolutions == {fixed: "stored", deleted: "gone"}
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

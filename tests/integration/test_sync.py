@@ -19,7 +19,7 @@ from sqlalchemy import Table, event, func, select, update
 from connectors import records as rec
 from connectors.base import SyncStopped
 from connectors.fake import DEFAULT_STREAMS, FakeConnector, SimulatedCrash
-from connectors.records import ActivityKind, Deletion, Entity, StageCategory
+from connectors.records import ActivityKind, Deletion, Entity, Rejected, StageCategory
 from service.store import Store
 from service.store.tables import (
     Connection,
@@ -111,6 +111,8 @@ def _expected(fake: FakeConnector, stream: str) -> dict[str, tuple[rec.Record, d
     deleted: dict[str, datetime | None] = {}
     for version in fake.versions(stream):
         crm_id = version.crm_id
+        if isinstance(version, Rejected):
+            continue
         if isinstance(version, Deletion):
             known = latest.get(crm_id)
             if known is not None and deleted[crm_id] is None:

@@ -11,7 +11,7 @@ import pytest
 
 from connectors.hubspot import engagements, mapping
 from connectors.hubspot.values import parse_datetime
-from connectors.records import ActivityKind, StageCategory
+from connectors.records import ActivityKind, Entity, OpportunityChange, Rejected, StageCategory
 
 PIPELINES = [
     {
@@ -167,7 +167,9 @@ def test_a_deal_maps_with_its_stage_metadata_and_qualification():
 
 
 def test_deal_history_becomes_one_full_snapshot_per_moment_of_change():
-    _, changes = mapping.map_deal(DEAL, STAGES, {})
+    _, mapped = mapping.map_deal(DEAL, STAGES, {})
+    changes = [c for c in mapped if isinstance(c, OpportunityChange)]
+    assert len(changes) == len(mapped)
     rows = [(c.crm_id, c.stage, c.amount, c.close_date, c.stage_category) for c in changes]
     assert rows == [
         ("555:1767225600000", "qualified", Decimal(1000), date(2026, 2, 28), StageCategory.OPEN),
@@ -183,7 +185,29 @@ def test_of_two_entries_at_one_moment_the_one_listed_first_is_the_newer():
                              _entry("lost", "2026-02-01T00:00:00.000Z")],
                "amount": [_entry("", "2026-02-01T00:00:00.000Z")]}  # fmt: skip
     [change] = mapping.deal_changes("1", "default", history, STAGES)
+    assert isinstance(change, OpportunityChange)
     assert (change.stage, change.amount) == ("won", None)  # an empty value clears
+
+
+def test_a_moment_of_history_that_cannot_be_read_is_rejected_alone():
+    """A close date past year 9999 stays in history after the deal is fixed; only the
+    snapshots that hold it are rejected, with the deal to read again."""
+    history = {
+        "closedate": [_entry("2026-03-31", "2026-02-02T00:00:00.000Z"),
+                      _entry("253402300800000", "2026-02-01T00:00:00.000Z")],
+        "dealstage": [_entry("won", "2026-02-03T00:00:00.000Z"),
+                      _entry("qualified", "2026-01-01T00:00:00.000Z")],
+    }  # fmt: skip
+    changes = mapping.deal_changes("7", "default", history, STAGES)
+    assert [type(c).__name__ for c in changes] == [
+        "OpportunityChange", "Rejected", "OpportunityChange", "OpportunityChange"
+    ]  # fmt: skip
+    rejected = changes[1]
+    assert isinstance(rejected, Rejected)
+    assert (rejected.entity, rejected.crm_id, rejected.reread_id) == (
+        Entity.OPPORTUNITY_CHANGE, "7:1769904000000", "7"
+    )  # fmt: skip
+    assert "year 10000" in rejected.reason
 
 
 def test_a_stage_the_pipelines_do_not_list_falls_back_to_the_deals_own_flags():

@@ -27,7 +27,7 @@ from service.store.tables.crm_records import (
 )
 from service.store.tables.outboxes import CrmWrite, OutboxState, WebhookEvent
 from service.store.tables.rules_and_findings import Finding, FindingTransition, Rule, RuleVersion
-from service.store.tables.sync_and_audit import AuditEntry, SyncState
+from service.store.tables.sync_and_audit import AuditEntry, QuarantinedRecord, SyncState
 
 __all__ = [
     "NAMING_CONVENTION",
@@ -44,6 +44,7 @@ __all__ = [
     "Opportunity",
     "OpportunityChange",
     "OutboxState",
+    "QuarantinedRecord",
     "Quota",
     "QuotaSource",
     "Rep",

@@ -112,8 +112,8 @@ class Opportunity(CrmSourced, Base):
     account_name: Mapped[str | None] = mapped_column(String(255), info=FREE_TEXT)
     amount: Mapped[Decimal | None] = mapped_column(Money)
     currency: Mapped[str | None] = mapped_column(String(3))
-    pipeline: Mapped[str | None] = mapped_column(String(100))
-    stage: Mapped[str] = mapped_column(String(100), comment="The CRM's own stage name or id.")
+    pipeline: Mapped[str | None] = mapped_column(String(255))
+    stage: Mapped[str] = mapped_column(String(255), comment="The CRM's own stage name or id.")
     stage_category: Mapped[StageCategory] = mapped_column(
         enum_column(StageCategory, "stage_category")
     )
@@ -152,7 +152,7 @@ class OpportunityChange(CrmSourced, Base):
     id: Mapped[IdPk]
     opportunity_crm_id: Mapped[CrmId]
     changed_at: Mapped[Timestamp]
-    stage: Mapped[str | None] = mapped_column(String(100))
+    stage: Mapped[str | None] = mapped_column(String(255))
     stage_category: Mapped[StageCategory | None] = mapped_column(
         enum_column(StageCategory, "change_stage_category")
     )
@@ -183,14 +183,14 @@ class Activity(CrmSourced, Base):
 
     id: Mapped[IdPk]
     kind: Mapped[ActivityKind] = mapped_column(enum_column(ActivityKind, "activity_kind"))
-    subtype: Mapped[str | None] = mapped_column(String(100), comment="The CRM's own subtype.")
+    subtype: Mapped[str | None] = mapped_column(String(255), comment="The CRM's own subtype.")
     rep_crm_id: Mapped[CrmId | None]
     opportunity_crm_id: Mapped[CrmId | None]
     occurred_at: Mapped[Timestamp]
     subject: Mapped[str | None] = mapped_column(String(255), info=FREE_TEXT)
-    status: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str | None] = mapped_column(String(255))
     outcome: Mapped[str | None] = mapped_column(
-        String(100), comment="Call disposition, meeting outcome, ..."
+        String(255), comment="Call disposition, meeting outcome, ..."
     )
     duration_seconds: Mapped[int | None] = mapped_column(Integer)
 

@@ -6,6 +6,7 @@ from sqlalchemy import (
     BigInteger,
     ForeignKey,
     Index,
+    Integer,
     String,
     Text,
     UniqueConstraint,
@@ -57,8 +58,53 @@ class SyncState(Base):
     records_upserted: Mapped[int] = mapped_column(BigInteger, default=0)
     records_deleted: Mapped[int] = mapped_column(BigInteger, default=0)
     api_calls: Mapped[int] = mapped_column(BigInteger, default=0)
+    records_quarantined: Mapped[int] = mapped_column(
+        BigInteger, default=0, server_default="0", comment="Records this run could not store."
+    )
     last_error: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[Timestamp] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class QuarantinedRecord(Base):
+    """A CRM record a sync could not store, by id, until a later read stores it.
+
+    Only the id and the reason are kept, never the record: a retry reads the record
+    again from the CRM, so a fix there and a fix in driftcoach both take effect. The
+    record's id may itself be the problem (longer than any id column), so the unique
+    key is its digest (``record_key``).
+    """
+
+    __tablename__ = "quarantined_records"
+    __table_args__ = (
+        UniqueConstraint(
+            "connection_id",
+            "stream",
+            "entity",
+            "record_key",
+            name="uq_quarantined_records_connection_id_stream_entity_record_key",
+        ),
+        Index("ix_quarantined_records_connection_id_resolved_at", "connection_id", "resolved_at"),
+    )
+
+    id: Mapped[IdPk]
+    connection_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("connections.id", ondelete="CASCADE")
+    )
+    stream: Mapped[str] = mapped_column(String(64))
+    entity: Mapped[str] = mapped_column(String(32))
+    crm_id: Mapped[str] = mapped_column(Text)
+    record_key: Mapped[str] = mapped_column(String(64), comment="SHA-256 of crm_id, hex.")
+    reread_id: Mapped[str] = mapped_column(
+        Text, comment="The id of the stream's CRM object a retry reads (a change: its deal)."
+    )
+    reason: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    first_seen_at: Mapped[Timestamp]
+    last_seen_at: Mapped[Timestamp]
+    resolved_at: Mapped[Timestamp | None]
+    resolution: Mapped[str | None] = mapped_column(
+        String(20), comment="stored (a later read stored it) or gone (the CRM no longer has it)."
+    )
 
 
 # --------------------------------------------------------------------------- audit
