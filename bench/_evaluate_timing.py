@@ -131,8 +131,8 @@ def evaluate_once(
     wall time is the Python that did not overlap a read."""
     clock = Clock()
 
-    def factory(session: Session, connection: int) -> ClosingSource:
-        return TimedSource(SqlMetricSource(session, connection), clock)
+    def factory(session: Session, connection: int, /, *, as_of: datetime) -> ClosingSource:
+        return TimedSource(SqlMetricSource(session, connection, as_of=as_of), clock)
 
     with clock.watching(store.engine):
         started = time.perf_counter()

@@ -15,10 +15,11 @@ replicas cannot both open the same finding.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from pydantic import ValidationError
 from sqlalchemy import exists, func, or_, select, text
@@ -50,7 +51,12 @@ from service.store.tables import Activity, Opportunity, Rep, utcnow
 
 logger = logging.getLogger(__name__)
 
-SourceFactory = Callable[[Session, int], ClosingSource]
+
+class SourceFactory(Protocol):
+    """Builds the metric source of one evaluation: the store's, unless a test swaps it."""
+
+    def __call__(self, db: Session, connection_id: int, /, *, as_of: datetime) -> ClosingSource: ...
+
 
 # Arbitrary, fixed: the first key of the advisory lock that serialises evaluations.
 _ADVISORY_NAMESPACE = 0x64636576  # "dcev"
@@ -96,11 +102,11 @@ def evaluate_connection(
     moment = as_of or utcnow()
     if moment.tzinfo is None:
         raise ValueError("as_of must be timezone-aware")
-    factory = source_factory or SqlMetricSource
+    factory: SourceFactory = source_factory or SqlMetricSource
     try:
         with store.unit_of_work() as session:
             _serialise(session, connection_id)
-            _without_jit(session)
+            without_jit(session)
             stored, invalid = _versioned(current_rules(session, enabled_only=False))
             missing = missing_data(session, connection_id, moment, max_data_age)
             held = held_back(stored, missing)
@@ -108,11 +114,11 @@ def evaluate_connection(
             judged = sum(1 for rule in rules if rule.document.enabled)
             live = live_findings(session, connection_id)
             history = coaching_history(session, connection_id, moment)
-            seller_ids = sellers(session, connection_id)
-            with _reading(factory(session, connection_id), rules, moment, read_ahead) as source:
-                plan = evaluate(
-                    rules, SellersOnly(source, seller_ids), live, history, moment, settings=settings
-                )
+            seller_ids = sellers(session, connection_id, as_of=moment)  # before the reads
+            source_then = factory(session, connection_id, as_of=moment)
+            with _reading(source_then, rules, moment, read_ahead) as source:
+                sellers_then = SellersOnly(source, seller_ids)
+                plan = evaluate(rules, sellers_then, live, history, moment, settings=settings)
             applied = apply_plan(session, connection_id, plan)
             result = EvaluationResult(
                 connection_id, moment, plan, applied, dry_run, invalid, held, judged
@@ -122,6 +128,17 @@ def evaluate_connection(
     except _DryRun as rolled_back:
         return rolled_back.result
     return result
+
+
+@contextmanager
+def source_as_of(session: Session, connection_id: int, moment: datetime) -> Iterator[MetricSource]:
+    """The source an evaluation as of ``moment`` judges on: the store as known then, its
+    roster cut to the sellers of then. Closed on leaving (not after a failure: the
+    rollback undoes what it made)."""
+    seller_ids = sellers(session, connection_id, as_of=moment)
+    source = SqlMetricSource(session, connection_id, as_of=moment)
+    yield SellersOnly(source, seller_ids)
+    source.close()
 
 
 @contextmanager
@@ -202,20 +219,27 @@ class SellersOnly:
         return self._source.data_as_of()
 
 
-def sellers(session: Session, connection_id: int) -> set[str]:
-    """CRM ids of users who own at least one deal or logged at least one activity.
+def sellers(session: Session, connection_id: int, *, as_of: datetime | None = None) -> set[str]:
+    """CRM ids of users who own at least one deal or logged at least one activity (by
+    ``as_of``: a deal created or an activity done by then).
 
     Asked per user (a few hundred index probes), not as the distinct owners of every
     deal and activity, which would read the whole activity table.
     """
     o, a = Opportunity, Activity
+    deal_then = [] if as_of is None else [
+        or_(o.created_in_crm_at.is_(None), o.created_in_crm_at <= as_of)
+    ]  # fmt: skip
+    act_then = [] if as_of is None else [a.occurred_at <= as_of]
     owns = (
         exists()
-        .where(o.connection_id == connection_id, o.owner_crm_id == Rep.crm_id)
+        .where(o.connection_id == connection_id, o.owner_crm_id == Rep.crm_id, *deal_then)
         .correlate(Rep)
     )
     acts = (
-        exists().where(a.connection_id == connection_id, a.rep_crm_id == Rep.crm_id).correlate(Rep)
+        exists()
+        .where(a.connection_id == connection_id, a.rep_crm_id == Rep.crm_id, *act_then)
+        .correlate(Rep)
     )
     query = select(Rep.crm_id).where(Rep.connection_id == connection_id, or_(owns, acts))
     return {str(crm_id) for crm_id in session.scalars(query)}
@@ -229,7 +253,7 @@ def _serialise(session: Session, connection_id: int) -> None:
         session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
 
 
-def _without_jit(session: Session) -> None:
+def without_jit(session: Session) -> None:
     """PostgreSQL: no JIT compilation in this transaction.
 
     The metric statements are short analytical queries, each run once: compiling them

@@ -9,10 +9,10 @@ a session (or a connection) and never commits: it only reads.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, literal, or_, select
 
 from rules.metrics import (
     ActivityCount,
@@ -35,7 +35,9 @@ from rules.periods import Period
 from service.store.metric_queries import activity, deals, objectives, stages
 from service.store.metric_queries.common import OPPORTUNITIES, REPS, Database, Frame
 from service.store.metric_queries.history import drop_temporary_tables
+from service.store.metric_queries.snapshot import deal_snapshot
 from service.store.tables import SyncState
+from service.store.types import UtcDateTime
 
 _Measure = Callable[[Database, Any, Frame], MetricSeries]
 
@@ -55,11 +57,21 @@ _MEASURES: Mapping[type[Any], _Measure] = {
 
 
 class SqlMetricSource:
-    """Metrics of one connection, read from the store through ``db``."""
+    """Metrics of one connection, read from the store through ``db``.
 
-    def __init__(self, db: Database, connection_id: int) -> None:
+    With ``as_of`` everything it says is as known at that instant (an evaluation of a
+    past moment, a backtest step): the metrics always are (they are measured per
+    period, see :mod:`rules.metrics`), and so are the reps (:meth:`reps`), the deals
+    named in evidence and tasks (:meth:`deals`) and the data's freshness. Without it,
+    reps and deals are as they stand now.
+    """
+
+    def __init__(self, db: Database, connection_id: int, *, as_of: datetime | None = None) -> None:
+        if as_of is not None and as_of.tzinfo is None:
+            raise ValueError("as_of must be timezone-aware")
         self._db = db
         self._connection_id = connection_id
+        self._as_of = as_of
         self._shared: dict[Any, Any] = {}
 
     def measure(self, metric: MetricSpec, periods: Sequence[Period]) -> MetricSeries:
@@ -78,33 +90,51 @@ class SqlMetricSource:
         self._shared.clear()
 
     def reps(self) -> Sequence[RepProfile]:
+        """The connection's reps; as of an instant, those not deleted by then, active
+        then, with their manager, team and role as they are now (the CRMs keep no
+        history of those).
+
+        "Active then": active now, or inactive now but changed in the CRM after the
+        instant (the deactivation is such a change), and started by then.
+        """
         r = REPS.c
-        rows = self._db.execute(
-            select(
-                r.crm_id,
-                r.name,
-                r.manager_crm_id,
-                r.team,
-                r.role,
-                r.started_on,
-                r.is_active,
-                r.email,
+        query = select(
+            r.crm_id, r.name, r.manager_crm_id, r.team, r.role, r.started_on, r.is_active, r.email
+        ).where(r.connection_id == self._connection_id)
+        if self._as_of is None:
+            query = query.where(r.deleted_at.is_(None))
+        else:
+            at = literal(self._as_of, UtcDateTime())
+            query = query.where(or_(r.deleted_at.is_(None), r.deleted_at > at))
+            active = and_(
+                or_(r.is_active, r.crm_modified_at > at),
+                or_(r.started_on.is_(None), r.started_on <= self._as_of.date()),
             )
-            .where(r.connection_id == self._connection_id, r.deleted_at.is_(None))
-            .order_by(r.crm_id)
-        )
+            query = query.with_only_columns(
+                *(c for c in query.selected_columns if c.name != "is_active"),
+                active.label("is_active"),
+            )
+        rows = self._db.execute(query.order_by(r.crm_id))
         return [RepProfile(**row._asdict()) for row in rows]
 
     def deals(self, crm_ids: Sequence[str]) -> Sequence[DealProfile]:
-        """The named deals as they stand now, in the order asked (unknown ids are skipped)."""
+        """The named deals in the order asked (unknown ids are skipped): as they stand
+        now, or as of the instant, with the stage, amount and close date then (read
+        from the change history exactly as the deal metrics read them) and only if the
+        deal existed then. Names are the current ones: the CRMs keep no history of them.
+        """
         if not crm_ids:
             return []
-        o = OPPORTUNITIES.c
-        rows = self._db.execute(
-            select(o.crm_id, o.name, o.owner_crm_id, o.amount, o.stage, o.close_date).where(
-                o.connection_id == self._connection_id, o.crm_id.in_(set(crm_ids))
-            )
-        )
+        wanted = set(crm_ids)
+        if self._as_of is None:
+            o = OPPORTUNITIES.c
+            rows = self._db.execute(
+                select(o.crm_id, o.name, o.owner_crm_id, o.amount, o.stage, o.close_date).where(
+                    o.connection_id == self._connection_id, o.crm_id.in_(wanted)
+                )
+            ).all()
+        else:
+            rows = self._deals_then(wanted, self._as_of)
         found = {
             row.crm_id: DealProfile(
                 crm_id=row.crm_id,
@@ -118,10 +148,36 @@ class SqlMetricSource:
         }
         return [found[crm_id] for crm_id in dict.fromkeys(crm_ids) if crm_id in found]
 
+    def _deals_then(self, wanted: set[str], as_of: datetime) -> Sequence[Any]:
+        o = OPPORTUNITIES.c
+        frame = Frame(self._connection_id, (Period(as_of - timedelta(days=1), as_of),))
+        snapshot = deal_snapshot(
+            frame, frame.periods_cte(), ("stage", "amount", "close_date"),
+            deals=[o.crm_id.in_(wanted)],
+        )  # fmt: skip
+        s = snapshot.c
+        query = select(
+            s.deal.label("crm_id"),
+            OPPORTUNITIES.c.name,
+            s.rep.label("owner_crm_id"),
+            s.amount,
+            s.stage,
+            s.close_date,
+        ).join_from(
+            snapshot,
+            OPPORTUNITIES,
+            and_(o.connection_id == self._connection_id, o.crm_id == s.deal),
+        )
+        return self._db.execute(query).all()
+
     def data_as_of(self) -> datetime | None:
-        """The newest successful sync of any of the connection's streams."""
-        return self._db.scalar(
+        """The newest successful sync of any of the connection's streams; as of an
+        instant, no later than it (what was known then is complete up to it)."""
+        synced = self._db.scalar(
             select(func.max(SyncState.last_success_at)).where(
                 SyncState.connection_id == self._connection_id
             )
         )
+        if synced is None or self._as_of is None:
+            return synced
+        return min(synced, self._as_of)

@@ -335,8 +335,8 @@ def test_reading_ahead_on_a_worker_gives_the_same_plan_as_reading_in_turn(
 class _FailingSource(SqlMetricSource):
     """The SQL source, failing on its n-th metric read (after the stage spans exist)."""
 
-    def __init__(self, session: Any, connection_id: int, fail_at: int) -> None:
-        super().__init__(session, connection_id)
+    def __init__(self, session: Any, connection_id: int, fail_at: int, as_of: datetime) -> None:
+        super().__init__(session, connection_id, as_of=as_of)
         self._left = fail_at
 
     def measure(self, metric: Any, periods: Any) -> Any:
@@ -350,8 +350,8 @@ class _FailingSource(SqlMetricSource):
 def test_a_read_failing_mid_evaluation_stores_nothing_and_the_next_run_is_whole(
     store: Store, pack_org: int, read_ahead: bool
 ):
-    def failing(session: Any, connection_id: int) -> SqlMetricSource:
-        return _FailingSource(session, connection_id, fail_at=6)
+    def failing(session: Any, connection_id: int, *, as_of: datetime) -> SqlMetricSource:
+        return _FailingSource(session, connection_id, fail_at=6, as_of=as_of)
 
     with pytest.raises(RuntimeError, match="went away"):
         evaluate_connection(

@@ -1,0 +1,164 @@
+"""Replaying rules over history: the live core, step by step, with a scratch memory.
+
+A backtest asks "had these rules been on, what would they have done, and when?". It
+must answer with the very decisions live evaluation makes, so it runs the same
+:func:`~rules.evaluation.evaluate` at each moment. What differs is only where the
+consequences go: live evaluation writes findings and tasks to the store, and the next
+evaluation reads them back (the live findings, the coaching history that cadence and
+budgets read); a replay keeps them in a :class:`Scratch` that answers the next step the
+same way the store would. The metric source handed to each step must read only what
+was known at that moment (the service's SQL source does: see :mod:`rules.metrics`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from rules.cadence import CoachingHistory, HistoryKey
+from rules.documents import VersionedRule
+from rules.evaluation import (
+    CreateCoachingTask,
+    EscalateFinding,
+    EvaluationSettings,
+    KeepFinding,
+    OpenFinding,
+    Plan,
+    ResolveFinding,
+    evaluate,
+)
+from rules.intents import OPEN, LiveFinding
+from rules.metrics import MetricSource, RepProfile, SubjectKey
+from rules.periods import PeriodUnit, next_start, unit_start
+
+
+def replay_moments(
+    start: datetime, end: datetime, unit: PeriodUnit = PeriodUnit.WEEK
+) -> list[datetime]:
+    """Every period boundary in ``(start, end]``: the instants a replay evaluates at
+    (each closes a period, so rate rules see it whole)."""
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ValueError("a replay's bounds must be timezone-aware")
+    if end <= start:
+        raise ValueError("a replay must end after it starts")
+    moments = []
+    moment = next_start(unit_start(start, unit), unit)
+    while moment <= end:
+        moments.append(moment)
+        moment = next_start(moment, unit)
+    return moments
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRecord:
+    """A coaching task a step created, as the next steps' cadence and budgets see it."""
+
+    created_at: datetime
+    rule_key: str
+    subject: SubjectKey
+    budget_owner_crm_id: str
+
+
+@dataclass
+class Scratch:
+    """The findings and coaching history a store would hold after each applied plan.
+
+    Ids are assigned in the order findings open, as a fresh store would; nothing else
+    reads them. Snoozing is a person's act, so a replay never snoozes.
+    """
+
+    _live: dict[tuple[str, SubjectKey], LiveFinding] = field(default_factory=dict)
+    _tasks: list[TaskRecord] = field(default_factory=list)
+    _next_id: int = 1
+
+    def live(self) -> list[LiveFinding]:
+        return sorted(self._live.values(), key=lambda finding: int(finding.id))
+
+    def history(self, as_of: datetime) -> CoachingHistory:
+        """As :func:`service.store.findings.coaching_history` reads it from the outbox."""
+        last: dict[HistoryKey, datetime] = {}
+        week: Counter[str] = Counter()
+        monday = (as_of - timedelta(days=as_of.weekday())).replace(
+            hour=0, minute=0, second=0, microsecond=0
+        )
+        for task in self._tasks:
+            if task.created_at > as_of:
+                continue
+            key = (task.rule_key, task.subject.rep_crm_id, task.subject.deal_crm_id)
+            last[key] = max(last.get(key, task.created_at), task.created_at)
+            if task.created_at >= monday:
+                week[task.budget_owner_crm_id] += 1
+        return CoachingHistory(last_task_at=last, tasks_this_week=dict(week))
+
+    def apply(self, plan: Plan) -> None:
+        """What :func:`service.evaluation.run.apply_plan` does to the store, in memory."""
+        for intent in plan.intents:
+            key = (intent.rule_key, _subject(intent))
+            if isinstance(intent, OpenFinding):
+                self._live[key] = LiveFinding(
+                    self._next_id, intent.rule_key, intent.subject, intent.severity, OPEN,
+                    plan.as_of,
+                )  # fmt: skip
+                self._next_id += 1
+            elif isinstance(intent, KeepFinding | EscalateFinding):
+                known = self._live.get(key)
+                if known is not None:
+                    self._live[key] = replace(known, severity=intent.severity)
+            elif isinstance(intent, ResolveFinding):
+                self._live.pop(key, None)
+            elif isinstance(intent, CreateCoachingTask):
+                record = TaskRecord(plan.as_of, intent.rule_key, key[1], intent.budget_owner_crm_id)
+                self._tasks.append(record)
+
+
+def _subject(intent: object) -> SubjectKey:
+    if isinstance(intent, CreateCoachingTask):
+        return intent.subject_key
+    subject: SubjectKey = intent.subject  # type: ignore[attr-defined]
+    return subject
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One replayed evaluation: its moment, its plan, and the people it knew then."""
+
+    as_of: datetime
+    plan: Plan
+    reps: tuple[RepProfile, ...]
+
+
+class Replay:
+    """Evaluates ``rules`` at successive moments, each seeing the previous plans' effects.
+
+    Moments must come in order; the caller gives each step a source that reads only
+    what was known at its moment.
+    """
+
+    def __init__(
+        self, rules: Sequence[VersionedRule], settings: EvaluationSettings | None = None
+    ) -> None:
+        self.rules = list(rules)
+        self.settings = settings or EvaluationSettings()
+        self.scratch = Scratch()
+        self.steps: list[Step] = []
+
+    def step(self, source: MetricSource, as_of: datetime) -> Plan:
+        if self.steps and as_of <= self.steps[-1].as_of:
+            raise ValueError("a replay's moments must increase")
+        history = self.scratch.history(as_of)
+        plan = evaluate(
+            self.rules, source, self.scratch.live(), history, as_of, settings=self.settings
+        )
+        self.scratch.apply(plan)
+        self.steps.append(Step(as_of, plan, tuple(source.reps())))
+        return plan
+
+    def opened(self) -> dict[str, list[tuple[datetime, SubjectKey]]]:
+        """Per rule, every finding the replay opened, with when."""
+        found: dict[str, list[tuple[datetime, SubjectKey]]] = defaultdict(list)
+        for step in self.steps:
+            for intent in step.plan.of_type(OpenFinding):
+                found[intent.rule_key].append((step.as_of, intent.subject))
+        return dict(found)

@@ -1,0 +1,1 @@
+"""Backtests: the rules replayed over a connection's history, scored against quota."""
