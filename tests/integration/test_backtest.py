@@ -207,11 +207,12 @@ def _learn_more_after(store: Store, connection_id: int, moment: datetime) -> Non
 
 
 def _manager_of(session: Any, connection_id: int, reps: Sequence[str]) -> str | None:
-    return session.scalar(
+    manager: str | None = session.scalar(
         select(Rep.manager_crm_id).where(
             Rep.connection_id == connection_id, Rep.manager_crm_id.is_not(None)
         )
     )
+    return manager
 
 
 def _difference(a: Any, b: Any, path: str = "") -> str:
