@@ -16,7 +16,13 @@ from typing import Annotated
 import typer
 
 import service
-from service.cli import db_commands, rule_commands, sandbox_commands, sync_commands
+from service.cli import (
+    backtest_commands,
+    db_commands,
+    rule_commands,
+    sandbox_commands,
+    sync_commands,
+)
 from service.cli.support import Invocation, database_urls, fail, store_failure
 
 app = typer.Typer(
@@ -30,6 +36,7 @@ app.add_typer(sync_commands.connections_app, name="connections")
 app.command("sync")(sync_commands.sync_command)
 app.add_typer(rule_commands.rules_app, name="rules")
 app.command("evaluate")(rule_commands.evaluate_command)
+app.command("backtest")(backtest_commands.backtest_command)
 app.command("sandbox")(sandbox_commands.sandbox)
 app.command("demo")(sandbox_commands.demo)
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rules.intents import OpenFinding, ResolveFinding
+from service.backtest.run import Backtest
 from service.evaluation.run import EvaluationResult
 from service.store.tables import QuarantinedRecord
 from service.sync.pipeline import SyncReport
@@ -99,3 +100,45 @@ def describe_finding(evidence: Any) -> str:
         f"      {evidence.get('sparkline', '')}  {drift.get('breaches')}/{drift.get('periods')}"
         f" periods outside; drives {evidence.get('drives')}"
     )
+
+
+def format_backtest(name: str, backtest: Backtest) -> str:
+    """The scores, the pack first, then each rule; then how each activity went with
+    the result across the org."""
+    steps = backtest.replay.steps
+    scores = backtest.scores
+    missed = scores.pack.misses
+    lines = [
+        f"{name}: {len(steps)} evaluations from {backtest.start:%Y-%m-%d} to "
+        f"{backtest.end:%Y-%m-%d} in {backtest.seconds:.1f} s; {scores.pack.rep_periods} "
+        f"rep-quarters scored, {missed} missed (attainment below {scores.miss_below:.0%})",
+        f"  {'rule':<30}{'flagged':>8}{'recall':>8}{'precision':>10}{'lead days':>10}"
+        f"{'findings/mw':>12}{'tasks/mw':>9}",
+    ]
+    for score in (scores.pack, *scores.rules):
+        lines.append(
+            f"  {score.rule_key:<30}{score.flagged:>8}{_share(score.recall):>8}"
+            f"{_share(score.precision):>10}{_days(score.median_lead_days):>10}"
+            f"{score.findings_per_manager_week:>12.2f}{score.tasks_per_manager_week:>9.2f}"
+        )
+    org_wide = [chain for chain in backtest.chains if chain.team is None]
+    if org_wide:
+        lines.append("  activity -> result (correlation with attainment, whole period / early)")
+        for chain in org_wide:
+            lines.append(
+                f"  {chain.rule_key:<30}{_r(chain.with_result):>8}{_r(chain.early_with_result):>8}"
+                f"  over {chain.rep_periods} rep-periods"
+            )
+    return "\n".join(lines)
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def _days(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}"
+
+
+def _r(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.2f}"

@@ -1,0 +1,61 @@
+"""A whole backtest: the replay, the quota outcomes, and their scores."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from rules.backtest import Replay, replay_moments
+from rules.backtest_scoring import Chain, QuotaOutcome, Scores, activity_chain, score
+from rules.documents import VersionedRule
+from rules.evaluation import EvaluationSettings
+from rules.periods import PeriodUnit
+from service.backtest.outcomes import quota_outcomes
+from service.backtest.replay import Progress, replay_connection
+from service.store.engine import Store
+
+
+@dataclass(frozen=True)
+class Backtest:
+    connection_id: int
+    start: datetime
+    end: datetime
+    rules: tuple[VersionedRule, ...]
+    replay: Replay
+    outcomes: tuple[QuotaOutcome, ...]
+    scores: Scores
+    chains: tuple[Chain, ...]
+    seconds: float
+
+
+def run_backtest(
+    store: Store,
+    connection_id: int,
+    rules: Sequence[VersionedRule],
+    start: datetime,
+    end: datetime,
+    *,
+    every: PeriodUnit = PeriodUnit.WEEK,
+    settings: EvaluationSettings | None = None,
+    miss_below: float = 1.0,
+    causes: Mapping[str, date] | None = None,
+    progress: Progress | None = None,
+) -> Backtest:
+    """Replay ``rules`` at every ``every`` boundary in ``(start, end]`` and score them
+    against the quota periods that ended in that range."""
+    started = time.perf_counter()
+    moments = replay_moments(start, end, every)
+    run = replay_connection(
+        store, connection_id, rules, moments, settings=settings, progress=progress
+    )
+    with store.unit_of_work() as session:
+        outcomes = quota_outcomes(session, connection_id, start, end)
+    steps = run.replay.steps
+    scores = score(steps, outcomes, miss_below=miss_below, causes=causes)
+    chains = activity_chain(rules, steps, list(scores.outcomes))
+    return Backtest(
+        connection_id, start, end, tuple(rules), run.replay, tuple(outcomes), scores,
+        tuple(chains), time.perf_counter() - started,
+    )  # fmt: skip
