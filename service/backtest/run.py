@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from sqlalchemy import select
+
 from rules.backtest import Replay, replay_moments
 from rules.backtest_scoring import Chain, QuotaOutcome, Scores, activity_chain, score
 from rules.documents import VersionedRule
@@ -15,6 +17,7 @@ from rules.periods import PeriodUnit
 from service.backtest.outcomes import quota_outcomes
 from service.backtest.replay import Progress, replay_connection
 from service.store.engine import Store
+from service.store.tables import Rep
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,9 @@ class Backtest:
     scores: Scores
     chains: tuple[Chain, ...]
     seconds: float
+    #: Everyone's name by CRM id (as now: the CRMs keep no history of names), for the
+    #: managers a roster of sellers leaves out.
+    names: Mapping[str, str]
 
 
 def run_backtest(
@@ -52,10 +58,14 @@ def run_backtest(
     )
     with store.unit_of_work() as session:
         outcomes = quota_outcomes(session, connection_id, start, end)
+        rows = session.execute(
+            select(Rep.crm_id, Rep.name).where(Rep.connection_id == connection_id)
+        ).all()
+        names = {str(crm_id): str(name) for crm_id, name in rows}
     steps = run.replay.steps
     scores = score(steps, outcomes, miss_below=miss_below, causes=causes)
     chains = activity_chain(rules, steps, list(scores.outcomes))
     return Backtest(
         connection_id, start, end, tuple(rules), run.replay, tuple(outcomes), scores,
-        tuple(chains), time.perf_counter() - started,
+        tuple(chains), time.perf_counter() - started, names,
     )  # fmt: skip

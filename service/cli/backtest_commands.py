@@ -50,6 +50,12 @@ def backtest_command(
         float,
         typer.Option("--miss-below", help="A quota period is missed below this attainment."),
     ] = 1.0,
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            "--report", help="Also write the backtest as one HTML file here.", dir_okay=False
+        ),
+    ] = None,
 ) -> None:
     """Replay rules over history, as of each week, and score them against quota."""
     from rich.console import Console
@@ -87,6 +93,14 @@ def backtest_command(
     finally:
         store.dispose()
     typer.echo(format_backtest(target_name, result))
+    if report is not None:
+        from service.backtest.report import write_report
+
+        try:
+            write_report(result, report, connection=target_name)
+        except OSError as exc:
+            raise fail(f"cannot write the report to {report}: {exc.strerror}") from None
+        typer.echo(f"report written to {report}")
 
 
 def _connection(store: Store, name: str | None) -> tuple[int, str]:
