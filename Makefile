@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check --quiet
 
 .DEFAULT_GOAL := help
-.PHONY: browser help demo test lint typecheck unit integration e2e bench bench-evaluate clean
+.PHONY: browser help demo test lint typecheck unit integration e2e bench bench-evaluate bench-backtest clean
 
 help:
 	@echo "make demo   - sandbox CRM, sync, rules and write-back on a fresh SQLite store"
@@ -16,6 +16,7 @@ help:
 	@echo "make lint | typecheck | unit | integration | e2e - one part of 'make test'"
 	@echo "make bench  - sync benchmarks against the sandbox (SQLite and PostgreSQL, ~25 min)"
 	@echo "make bench-evaluate - the default rule pack on a 1M-activity org vs a raw SQL scan"
+	@echo "make bench-backtest - replay and score the default pack on seeded orgs vs live runs"
 	@echo "make clean  - remove .venv and caches"
 
 $(BIN)/python:
@@ -65,6 +66,9 @@ bench: $(VENV)/.installed-test
 
 bench-evaluate: $(VENV)/.installed-test
 	$(BIN)/python -m bench.evaluate --backend both
+
+bench-backtest: $(VENV)/.installed-test
+	$(BIN)/python -m bench.backtest
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis driftcoach-demo.db*

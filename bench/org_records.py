@@ -106,6 +106,10 @@ class BenchOrg:
         """How many activities :meth:`activities` can hand out."""
         return len(self._activities)
 
+    def crm_id(self, neutral_id: str) -> str | None:
+        """The CRM id a user or deal of the generated org is stored under."""
+        return self._ids.get(neutral_id)
+
     def reps(self) -> list[Rep]:
         """The VP, the managers and the account executives (leavers too), as CRM users."""
         teams = {team.id: team.name for team in self.org.teams}

@@ -17,6 +17,9 @@ from datetime import datetime
 from rules.backtest import Replay
 from rules.documents import VersionedRule
 from rules.evaluation import EvaluationSettings
+from rules.metrics import DealProfile, MetricSeries, MetricSource, MetricSpec, RepProfile
+from rules.periods import Period
+from service.backtest.measure_once import MeasuredOnce, replay_needs
 from service.evaluation.run import source_as_of, without_jit
 from service.store.engine import Store
 
@@ -38,15 +41,43 @@ def replay_connection(
     *,
     settings: EvaluationSettings | None = None,
     progress: Progress | None = None,
+    reuse: bool = True,
 ) -> ReplayRun:
-    """Evaluate ``rules`` at each of ``moments`` (increasing), as of each."""
+    """Evaluate ``rules`` at each of ``moments`` (increasing), as of each.
+
+    With ``reuse`` each metric is measured once for every step
+    (:mod:`service.backtest.measure_once`): the same decisions, sooner. Without it each
+    step measures as a live evaluation does (what the benchmark compares with).
+    """
     replay = Replay(rules, settings)
     with store.unit_of_work() as session:
         without_jit(session)
+        once = MeasuredOnce(session, connection_id, replay_needs(rules, moments)) if reuse else None
         for moment in moments:
             with source_as_of(session, connection_id, moment) as source:
-                replay.step(source, moment)
+                replay.step(source if once is None else _Reusing(source, once), moment)
             if progress is not None:
                 progress(moment)
+        if once is not None:
+            once.close()
         session.rollback()
     return ReplayRun(connection_id, replay)
+
+
+class _Reusing:
+    """A step's source whose measurements come from the replay's one measurement each."""
+
+    def __init__(self, source: MetricSource, once: MeasuredOnce) -> None:
+        self._source, self._once = source, once
+
+    def measure(self, metric: MetricSpec, periods: Sequence[Period]) -> MetricSeries:
+        return self._once.measure(metric, periods)
+
+    def reps(self) -> Sequence[RepProfile]:
+        return self._source.reps()
+
+    def deals(self, crm_ids: Sequence[str]) -> Sequence[DealProfile]:
+        return self._source.deals(crm_ids)
+
+    def data_as_of(self) -> datetime | None:
+        return self._source.data_as_of()

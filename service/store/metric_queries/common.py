@@ -272,12 +272,15 @@ def rep_series(
     :func:`deal_series` explains.
     """
 
-    def build() -> Mapping[SubjectKey, Sequence[Observation | None]]:
+    def build() -> tuple[Mapping[SubjectKey, Sequence[Observation | None]], Observed]:
         out: dict[SubjectKey, list[Observation | None]] = {}
+        observed: dict[SubjectKey, set[int]] = {}
         for row in rows:
-            slots = out.setdefault(SubjectKey(row.rep), [empty] * period_count)
+            key = SubjectKey(row.rep)
+            slots = out.setdefault(key, [empty] * period_count)
             slots[row.idx] = observe(row)
-        return out
+            observed.setdefault(key, set()).add(row.idx)
+        return out, observed
 
     return BuiltOnFirstRead(build)
 
@@ -294,32 +297,54 @@ def deal_series(
     waits on the database, and the core's thread, which has time to spare while it
     waits for the next read, does this work."""
 
-    def build() -> dict[SubjectKey, Sequence[Observation | None]]:
+    def build() -> tuple[Mapping[SubjectKey, Sequence[Observation | None]], Observed]:
         out: dict[tuple[str, str], list[Observation | None]] = {}
+        observed: dict[tuple[str, str], set[int]] = {}
         for rep, idx, deal, *measured in rows:
             slots = out.get((rep, deal))
             if slots is None:
                 slots = out[rep, deal] = [None] * period_count
+                observed[rep, deal] = set()
             slots[idx] = observe(*measured)
-        return {SubjectKey(rep, deal): slots for (rep, deal), slots in out.items()}
+            observed[rep, deal].add(idx)
+        keys = {pair: SubjectKey(*pair) for pair in out}
+        return (
+            {keys[pair]: slots for pair, slots in out.items()},
+            {keys[pair]: found for pair, found in observed.items()},
+        )
 
     return BuiltOnFirstRead(build)
 
 
+#: Per subject, the indices of the periods a row was read for (the rest were filled in).
+Observed = Mapping[SubjectKey, set[int]]
+
+
+Build = Callable[[], tuple[Mapping[SubjectKey, Sequence["Observation | None"]], Observed]]
+
+
 class BuiltOnFirstRead(Mapping[SubjectKey, Sequence["Observation | None"]]):
-    """A metric series made by ``build`` the first time anything reads it, then kept."""
+    """A metric series made by ``build`` the first time anything reads it, then kept;
+    it also knows which periods of each subject came from rows (:meth:`observed`)."""
 
-    __slots__ = ("_build", "_built")
+    __slots__ = ("_build", "_built", "_observed")
 
-    def __init__(self, build: Callable[[], Mapping[SubjectKey, Sequence[Observation | None]]]):
-        self._build: Callable[[], Mapping[SubjectKey, Sequence[Observation | None]]] | None = build
+    def __init__(self, build: Build):
+        self._build: Build | None = build
         self._built: Mapping[SubjectKey, Sequence[Observation | None]] | None = None
+        self._observed: Observed = {}
 
     def _series(self) -> Mapping[SubjectKey, Sequence[Observation | None]]:
         if self._built is None:
             assert self._build is not None  # noqa: S101 - set until built
-            self._built, self._build = self._build(), None
+            (self._built, self._observed), self._build = self._build(), None
         return self._built
+
+    def observed(self) -> Observed:
+        """Per subject, the periods read from rows: a subject is in the series because of
+        them; its other periods hold the "no rows" filler."""
+        self._series()
+        return self._observed
 
     def __getitem__(self, key: SubjectKey) -> Sequence[Observation | None]:
         return self._series()[key]

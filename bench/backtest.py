@@ -1,0 +1,207 @@
+"""Benchmark: the backtest on the sandbox's seeded orgs, scored against their ground truth.
+
+Run from the project root::
+
+    .venv/bin/python -m bench.backtest                       # sizes 30x12 and 100x18, 3 seeds
+    .venv/bin/python -m bench.backtest --sizes 200x18 --seeds 7 --backend postgresql
+
+For every backend, size (``REPSxMONTHS``) and seed, the org (:mod:`bench.org_records`: the
+sandbox's generator, mapped to what a Salesforce sync writes, every activity included) is
+loaded into a fresh, migrated store with the default pack, and then:
+
+* **scores**: ``run_backtest`` over the last ``--weeks`` weeks, one evaluation per week,
+  against the quota periods that ended in that range. A period is missed below the
+  generator's own line (80% of quota, :data:`sandbox.org.model.MISS_THRESHOLD`), and the
+  generator's ground truth (which reps drift, from when) gives the precision "with
+  cause". Printed for the pack and each rule: recall of the misses, precision, with
+  cause, median lead in days, findings and coaching tasks per manager-week.
+* **time**: the replay (each metric measured once for every step), the replay measuring
+  step by step as a live evaluation does, and as many live evaluations (dry runs:
+  written, then rolled back) at the same instants; each best of ``--runs``, in rounds so
+  a machine that slows down slows all three. Printed as replay / live (goal: 0.3x or
+  less) and step-by-step / live.
+
+It asserts nothing; it prints figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from bench._common import DEFAULT_POSTGRES_URL, migrated_store, progress, scratch_database
+from bench._evaluate_load import load_org, load_records, settle
+from bench.org_records import BenchOrg, OrgShape
+from connectors.records import Entity
+from rules.backtest import replay_moments
+from rules.backtest_scoring import Score
+from rules.documents import VersionedRule, load_rule
+from sandbox.org.model import MISS_THRESHOLD
+from service.backtest.replay import replay_connection
+from service.backtest.run import Backtest, run_backtest
+from service.evaluation.run import evaluate_connection
+from service.store import Store
+from service.store.stored_rules import current_rules
+
+
+@dataclass(frozen=True)
+class Size:
+    reps: int
+    months: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.reps} reps x {self.months} months"
+
+
+@dataclass(frozen=True)
+class Timing:
+    replay: float
+    step_by_step: float
+    live: float
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    sizes = [_size(text) for text in args.sizes.split(",")]
+    seeds = [int(seed) for seed in args.seeds.split(",")]
+    for backend in backends:
+        for size in sizes:
+            for seed in seeds:
+                _one(backend, size, seed, args)
+    return 0
+
+
+def _one(backend: str, size: Size, seed: int, args: argparse.Namespace) -> None:
+    shape = OrgShape(
+        reps=size.reps,
+        managers=max(1, size.reps // 10),
+        months=size.months,
+        deal_scale=args.deal_scale,
+        seed=seed,
+    )
+    progress(f"{backend}, {size.label}, seed {seed}: generating and loading the org")
+    with scratch_database(backend, args.postgres_url, "backtest") as url:
+        store = migrated_store(url)
+        try:
+            connection_id, causes, truth_misses = _load(store, shape)
+            rules = _rules(store)
+            start = shape.end - timedelta(weeks=args.weeks)
+            progress("backtest (scores)")
+            backtest = run_backtest(
+                store, connection_id, rules, start, shape.end, miss_below=float(MISS_THRESHOLD),
+                causes=causes,
+            )  # fmt: skip
+            timing = _time(store, connection_id, rules, backtest, args.runs)
+        finally:
+            store.dispose()
+    _print(backend, size, seed, backtest, timing, truth_misses=truth_misses)
+
+
+def _load(store: Store, shape: OrgShape) -> tuple[int, dict[str, date], int]:
+    org = BenchOrg(shape)
+    connection_id, _ = load_org(store, org, 5000)
+    activities = org.activities(0, org.activity_count)
+    load_records(store, connection_id, Entity.ACTIVITY, activities, batch_size=5000, now=shape.end)
+    settle(store)
+    ids = {user.id: crm for user in org.org.users if (crm := org.crm_id(user.id))}
+    causes = {
+        ids[truth.user_id]: truth.drift_start
+        for truth in org.org.truth
+        if truth.drifts and truth.drift_start is not None and truth.user_id in ids
+    }
+    misses = sum(1 for truth in org.org.truth if truth.missed_quota)
+    return connection_id, causes, misses
+
+
+def _rules(store: Store) -> list[VersionedRule]:
+    with store.unit_of_work() as session:
+        return [
+            VersionedRule(load_rule(dict(rule.document)), rule.version)
+            for rule in current_rules(session)
+        ]
+
+
+def _time(
+    store: Store, connection_id: int, rules: list[VersionedRule], backtest: Backtest, runs: int
+) -> Timing:
+    moments = replay_moments(backtest.start, backtest.end)
+    replay, step_by_step, live = [], [], []
+    for round_ in range(runs):
+        progress(f"timing, round {round_ + 1} of {runs}")
+        started = time.perf_counter()
+        replay_connection(store, connection_id, rules, moments)
+        replay.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        replay_connection(store, connection_id, rules, moments, reuse=False)
+        step_by_step.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        for moment in moments:
+            evaluate_connection(store, connection_id, as_of=moment, dry_run=True)
+        live.append(time.perf_counter() - started)
+    return Timing(min(replay), min(step_by_step), min(live))
+
+
+def _print(
+    backend: str, size: Size, seed: int, backtest: Backtest, timing: Timing, *, truth_misses: int
+) -> None:
+    scores = backtest.scores
+    steps = len(backtest.replay.steps)
+    print(f"\n=== {backend}, {size.label}, seed {seed}: {steps} weekly evaluations")
+    print(
+        f"rep-quarters scored {scores.pack.rep_periods}, missed {scores.pack.misses} "
+        f"(generator: {truth_misses} reps miss their final quarter)"
+    )
+    print(f"{'rule':<28}{'recall':>8}{'prec.':>8}{'cause':>8}{'lead d':>8}{'find/mw':>9}"
+          f"{'tasks/mw':>9}")  # fmt: skip
+    for score in (scores.pack, *scores.rules):
+        print(_row(score))
+    print(
+        f"time: replay {timing.replay:.2f} s, step by step {timing.step_by_step:.2f} s, "
+        f"{steps} live evaluations {timing.live:.2f} s -> replay / live "
+        f"{timing.replay / timing.live:.2f}x (goal 0.30x), step by step / live "
+        f"{timing.step_by_step / timing.live:.2f}x"
+    )
+    sys.stdout.flush()
+
+
+def _row(score: Score) -> str:
+    return (
+        f"{score.rule_key:<28}{_pct(score.recall):>8}{_pct(score.precision):>8}"
+        f"{_pct(score.cause_precision):>8}{_num(score.median_lead_days):>8}"
+        f"{score.findings_per_manager_week:>9.2f}{score.tasks_per_manager_week:>9.2f}"
+    )
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}"
+
+
+def _size(text: str) -> Size:
+    reps, _, months = text.partition("x")
+    return Size(int(reps), int(months))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench.backtest", description=__doc__)
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="sqlite")
+    parser.add_argument("--sizes", default="30x12,100x18", help="REPSxMONTHS, comma-separated")
+    parser.add_argument("--seeds", default="7,11,23")
+    parser.add_argument("--weeks", type=int, default=26)
+    parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--deal-scale", type=float, default=1.0)
+    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())
