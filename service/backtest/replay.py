@@ -49,19 +49,43 @@ def replay_connection(
     (:mod:`service.backtest.measure_once`): the same decisions, sooner. Without it each
     step measures as a live evaluation does (what the benchmark compares with).
     """
-    replay = Replay(rules, settings)
+    (replay,) = replay_side_by_side(
+        store, connection_id, [rules], moments, settings=settings, progress=progress,
+        reuse=reuse,
+    )  # fmt: skip
+    return ReplayRun(connection_id, replay)
+
+
+def replay_side_by_side(
+    store: Store,
+    connection_id: int,
+    rule_sets: Sequence[Sequence[VersionedRule]],
+    moments: Sequence[datetime],
+    *,
+    settings: EvaluationSettings | None = None,
+    progress: Progress | None = None,
+    reuse: bool = True,
+) -> list[Replay]:
+    """One replay per set of rules (variants of a rule, say), every step of all of them
+    fed by the same source: each metric is read once for all."""
+    replays = [Replay(rules, settings) for rules in rule_sets]
+    every_rule = [rule for rules in rule_sets for rule in rules]
     with store.unit_of_work() as session:
         without_jit(session)
-        once = MeasuredOnce(session, connection_id, replay_needs(rules, moments)) if reuse else None
+        once = None
+        if reuse:
+            once = MeasuredOnce(session, connection_id, replay_needs(every_rule, moments))
         for moment in moments:
             with source_as_of(session, connection_id, moment) as source:
-                replay.step(source if once is None else _Reusing(source, once), moment)
+                step_source = source if once is None else _Reusing(source, once)
+                for replay in replays:
+                    replay.step(step_source, moment)
             if progress is not None:
                 progress(moment)
         if once is not None:
             once.close()
         session.rollback()
-    return ReplayRun(connection_id, replay)
+    return replays
 
 
 class _Reusing:

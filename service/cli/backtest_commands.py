@@ -50,6 +50,23 @@ def backtest_command(
         float,
         typer.Option("--miss-below", help="A quota period is missed below this attainment."),
     ] = 1.0,
+    suggest: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--suggest",
+            help="Also find the standard and drift that would have warned best for this rule; "
+            "repeatable.",
+        ),
+    ] = None,
+    false_alarms: Annotated[
+        float,
+        typer.Option(
+            "--false-alarms",
+            help="--suggest: the share of well-ending quota periods a rule may flag.",
+            min=0.0,
+            max=1.0,
+        ),
+    ] = 0.2,
     report: Annotated[
         Path | None,
         typer.Option(
@@ -78,6 +95,9 @@ def backtest_command(
     try:
         target_id, target_name = _connection(store, connection)
         rules = _rules(store, rules_dir, rule_keys)
+        unknown = sorted(set(suggest or ()) - {rule.key for rule in rules})
+        if unknown:
+            raise fail(f"--suggest names a rule not replayed: {', '.join(unknown)}")
         steps = len(replay_moments(first, last, unit))
         if steps == 0:
             raise fail(f"no {every} boundary between --from and --to")
@@ -88,7 +108,8 @@ def backtest_command(
             task = bar.add_task(target_name, total=steps)
             result = run_backtest(
                 store, target_id, rules, first, last, every=unit, miss_below=miss_below,
-                progress=lambda _moment: bar.advance(task),
+                progress=lambda _moment: bar.advance(task), suggest_for=list(suggest or ()),
+                false_alarm_budget=false_alarms,
             )  # fmt: skip
     finally:
         store.dispose()

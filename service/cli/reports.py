@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from rules.backtest_tuning import Suggestion
 from rules.intents import OpenFinding, ResolveFinding
 from service.backtest.run import Backtest
 from service.evaluation.run import EvaluationResult
@@ -129,7 +130,30 @@ def format_backtest(name: str, backtest: Backtest) -> str:
                 f"  {chain.rule_key:<30}{_r(chain.with_result):>8}{_r(chain.early_with_result):>8}"
                 f"  over {chain.rep_periods} rep-periods"
             )
+    for suggestion in backtest.suggestions:
+        lines.extend(format_suggestion(suggestion))
     return "\n".join(lines)
+
+
+def format_suggestion(suggestion: Suggestion) -> list[str]:
+    """The current policy and the suggested one, with the same scores."""
+    lines = [
+        f"  {suggestion.rule_key}: {suggestion.tried} variants tried, false alarms within "
+        f"{suggestion.budget:.0%}"
+    ]
+    rows = [("current", suggestion.current)]
+    if suggestion.best is not None:
+        rows.append(("suggested", suggestion.best))
+    for name, scored in rows:
+        score = scored.score
+        lines.append(
+            f"    {name:<10}{scored.variant.label:<34}recall {_share(score.recall):>5}  "
+            f"precision {_share(score.precision):>5}  false alarms "
+            f"{_share(scored.false_alarm_rate):>5}  lead {_days(score.median_lead_days)} d"
+        )
+    if suggestion.best is None:
+        lines.append("    no variant stays within the false-alarm budget")
+    return lines
 
 
 def _share(value: float | None) -> str:

@@ -63,6 +63,23 @@ def test_one_stored_rule_or_a_pack_directory_is_replayed_alone(store_url: str):
     assert pack.returncode == 0, pack.stderr
 
 
+def test_suggest_prints_the_current_and_the_best_policy_within_the_budget(store_url: str):
+    result = run("--database-url", store_url, "backtest", *_dates(12), "--rule",
+                 "calls-per-business-day", "--suggest", "calls-per-business-day",
+                 "--false-alarms", "0.5")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if "variants tried" in line)
+    assert lines[start].split()[:4] == ["calls-per-business-day:", "42", "variants", "tried,"]
+    assert lines[start + 1].split()[:2] == ["current", "standard"]
+    assert "x1.0, drift 2 of 3" in lines[start + 1]
+    assert lines[start + 2].split()[0] in {"suggested", "no"}
+    unknown = run("--database-url", store_url, "backtest", *_dates(4), "--rule", "win-rate",
+                  "--suggest", "calls-per-business-day")  # fmt: skip
+    assert unknown.returncode == 1
+    assert "--suggest names a rule not replayed: calls-per-business-day" in unknown.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -61,8 +61,9 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     store.dispose()
     path = folder / "backtest.html"
     end = ORG.end.date()
-    result = run("--database-url", url, "backtest", "--from", str(end - timedelta(weeks=16)),
-                 "--to", str(end), "--report", str(path))  # fmt: skip
+    dates = ["--from", str(end - timedelta(weeks=16)), "--to", str(end)]
+    extra = ["--report", str(path), "--suggest", "pipeline-coverage"]
+    result = run("--database-url", url, "backtest", *dates, *extra)
     assert result.returncode == 0, result.stderr
     assert f"report written to {path}" in result.stdout
     return path
@@ -88,6 +89,7 @@ def test_the_report_is_one_file_with_no_script_and_the_hostile_name_escaped(repo
     assert "https://" not in html
     assert HOSTILE not in html
     assert "&lt;img src=x onerror=alert(&#39;hi&#39;) /&gt;" in html
+    assert "Threshold suggestions" in html
 
 
 def test_the_report_renders_in_chromium_without_errors_and_draws_the_timelines(report: Path):
