@@ -265,53 +265,78 @@ def _ratio(part: int, whole: int) -> float | None:
 
 @dataclass(frozen=True, slots=True)
 class Chain:
-    """How one activity rule's metric went with the result, in one team (or ``None``:
-    the whole org): correlations over rep-periods, and how many there were."""
+    """How one activity or objective rule's value went with what it should drive, in one
+    team (``team`` None: the whole org): correlations over rep-periods of the rule's
+    mean value, with the quota attainment (also over the first half of each period:
+    how early it tells), and, for an activity rule, with each objective rule's mean."""
 
     rule_key: str
+    level: str
     drives: str
     team: str | None
     rep_periods: int
     with_result: float | None
     early_with_result: float | None
+    with_objectives: tuple[tuple[str, float | None], ...] = ()
+
+
+_Means = dict[str, dict[QuotaOutcome, tuple[float, float]]]
 
 
 def activity_chain(
     rules: Sequence[VersionedRule], steps: Sequence[Step], outcomes: Sequence[QuotaOutcome]
 ) -> list[Chain]:
-    """Per activity rule and team, the correlation of the rule's observed value (its
-    mean over each rep-period's steps, and over the first half of them) with the
-    period's quota attainment."""
+    """The activity -> objective -> result chain, per rule and team (see :class:`Chain`)."""
     teams = {rep.crm_id: rep.team for step in steps for rep in step.reps}
-    chains = []
-    for rule in rules:
-        if rule.document.level != "activity":
-            continue
-        pairs: dict[str | None, list[tuple[float, float, float | None]]] = defaultdict(list)
+    chained = [r for r in rules if r.document.level.value in ("activity", "objective")]
+    objectives = [r.key for r in chained if r.document.level.value == "objective"]
+    means: _Means = {rule.key: {} for rule in chained}
+    for rule in chained:
         for outcome in outcomes:
             values = _observed(rule.key, outcome, steps)
-            attainment = outcome.attainment
-            if not values or attainment is None:
-                continue
-            early = values[: max(1, len(values) // 2)]
-            point = (statistics.fmean(values), attainment, statistics.fmean(early))
-            pairs[None].append(point)
+            if values and outcome.attainment is not None:
+                early = values[: max(1, len(values) // 2)]
+                means[rule.key][outcome] = (statistics.fmean(values), statistics.fmean(early))
+    chains = []
+    for rule in chained:
+        groups: dict[str | None, list[QuotaOutcome]] = defaultdict(list)
+        for outcome in means[rule.key]:
+            groups[None].append(outcome)
             team = teams.get(outcome.rep_crm_id)
             if team is not None:
-                pairs[team].append(point)
-        for team, points in sorted(pairs.items(), key=lambda item: (item[0] is not None,
+                groups[team].append(outcome)
+        activity = rule.document.level.value == "activity"
+        for team, group in sorted(groups.items(), key=lambda item: (item[0] is not None,
                                                                      item[0] or "")):  # fmt: skip
-            chains.append(
-                Chain(
-                    rule.key,
-                    rule.document.drives or "",
-                    team,
-                    len(points),
-                    _correlation([p[0] for p in points], [p[1] for p in points]),
-                    _correlation([p[2] or 0.0 for p in points], [p[1] for p in points]),
-                )
-            )
+            chains.append(_chain(rule, team, group, means, objectives if activity else []))
     return chains
+
+
+def _chain(
+    rule: VersionedRule,
+    team: str | None,
+    group: Sequence[QuotaOutcome],
+    means: _Means,
+    objectives: Sequence[str],
+) -> Chain:
+    mine = means[rule.key]
+    results = [o.attainment or 0.0 for o in group]
+    linked = []
+    for objective in objectives:
+        both = [o for o in group if o in means[objective]]
+        ours = [mine[o][0] for o in both]
+        theirs = [means[objective][o][0] for o in both]
+        linked.append((objective, _correlation(ours, theirs)))
+    return Chain(
+        rule.key,
+        rule.document.level.value,
+        rule.document.drives,
+        team,
+        len(group),
+        _correlation([mine[o][0] for o in group], results),
+        _correlation([mine[o][1] for o in group], results),
+        tuple(linked),
+    )
 
 
 def _observed(rule_key: str, outcome: QuotaOutcome, steps: Sequence[Step]) -> list[float]:

@@ -124,11 +124,17 @@ def format_backtest(name: str, backtest: Backtest) -> str:
         )
     org_wide = [chain for chain in backtest.chains if chain.team is None]
     if org_wide:
-        lines.append("  activity -> result (correlation with attainment, whole period / early)")
+        lines.append(
+            "  activity / objective -> result (correlation with attainment, whole period / "
+            "first half; an activity's strongest objective)"
+        )
         for chain in org_wide:
+            linked = [(key, r) for key, r in chain.with_objectives if r is not None]
+            strongest = max(linked, key=lambda pair: abs(pair[1]), default=None)
+            objective = "" if strongest is None else f"  {strongest[0]} {_r(strongest[1])}"
             lines.append(
                 f"  {chain.rule_key:<30}{_r(chain.with_result):>8}{_r(chain.early_with_result):>8}"
-                f"  over {chain.rep_periods} rep-periods"
+                f"  over {chain.rep_periods} rep-periods{objective}"
             )
     for suggestion in backtest.suggestions:
         lines.extend(format_suggestion(suggestion))

@@ -49,7 +49,7 @@ def test_a_backtest_prints_the_packs_and_each_rules_scores(store_url: str):
     rows = {line.split()[0]: line.split()[1:] for line in lines[2:] if line.startswith("  ")}
     assert {"pack", "calls-per-business-day", "pipeline-coverage"} <= set(rows)
     assert int(rows["pack"][0]) > 0
-    assert any("activity -> result" in line for line in lines)
+    assert any("activity / objective -> result" in line for line in lines)
 
 
 def test_one_stored_rule_or_a_pack_directory_is_replayed_alone(store_url: str):

@@ -10,7 +10,7 @@ from rules.backtest import Replay
 from rules.backtest_scoring import PACK, QuotaOutcome, activity_chain, score
 from rules.fake_source import FakeMetricSource
 from rules.metrics import SubjectKey
-from tests.unit.rules_support import manager, rep, rule
+from tests.unit.rules_support import BASE_DOCUMENT, manager, rep, rule
 
 MONDAY = datetime(2024, 5, 6, tzinfo=UTC)
 Q2 = (date(2024, 4, 1), date(2024, 6, 30))
@@ -83,6 +83,34 @@ def test_the_activity_chain_correlates_the_rules_value_with_attainment():
 
     (org,) = [c for c in activity_chain(replay.rules, replay.steps, outcomes) if c.team is None]
 
-    assert (org.rule_key, org.rep_periods) == ("calls", 4)
+    assert (org.rule_key, org.level, org.rep_periods) == ("calls", "activity", 4)
     assert org.with_result == pytest.approx(0.995, abs=0.01)
     assert org.early_with_result == pytest.approx(org.with_result)
+    assert org.with_objectives == ()
+
+
+def test_the_chain_links_each_activity_to_each_objective_and_objectives_to_the_result():
+    coverage = rule({
+        **BASE_DOCUMENT, "key": "coverage", "name": "Coverage", "level": "objective",
+        "drives": "Quota attainment", "metric": {"metric": "pipeline_coverage"},
+        "standard": {"basis": "absolute", "min": 2},
+    })  # fmt: skip
+    replay = Replay([rule(), coverage])
+    calls = {"r1": 20, "r2": 40, "r3": 60, "r4": 80}
+    cover = {"r1": 4.0, "r2": 3.0, "r3": 2.0, "r4": 1.0}  # falls as calls rise
+    for step in range(4, 11):
+        source = FakeMetricSource(REPS)
+        source.set_series("activity_count", {SubjectKey(r): [n] * step for r, n in calls.items()})
+        source.set_series("pipeline_coverage",
+                          {SubjectKey(r): [c] * step for r, c in cover.items()})  # fmt: skip
+        replay.step(source, MONDAY + timedelta(weeks=step))
+    outcomes = [_outcome(r, won) for r, won in (("r1", 40), ("r2", 70), ("r3", 95), ("r4", 130))]
+
+    chains = {c.rule_key: c for c in activity_chain(replay.rules, replay.steps, outcomes)}
+
+    ((objective, r),) = chains["calls"].with_objectives
+    assert objective == "coverage"
+    assert r == pytest.approx(-1.0)
+    assert chains["coverage"].level == "objective"
+    assert chains["coverage"].with_result == pytest.approx(-0.995, abs=0.01)
+    assert chains["coverage"].with_objectives == ()
