@@ -71,4 +71,5 @@ bench-backtest: $(VENV)/.installed-test
 	$(BIN)/python -m bench.backtest
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis driftcoach-demo.db*
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis driftcoach-demo.db* \
+		driftcoach-demo-backtest-*.html test-artefacts

@@ -6,7 +6,9 @@ connections and sync them one after the other (each prints records per stream); 
 then apply the default rule pack and evaluate both connections: the team scorecard (reps x
 indicators, drifting cells marked), the findings opened with their evidence, the coaching
 tasks and webhook events queued in the outboxes, and how the findings compare with the
-seeded org's ground truth; finally report what the store holds. Delivering the queued
+seeded org's ground truth; replay the pack over the last 13 weeks of each connection (the
+backtest: scores against quota and the ground truth, and an HTML report next to the
+store); finally report what the store holds. Delivering the queued
 tasks into the CRMs arrives with the outbox workers.
 
 The HubSpot sync takes the longest: it paces itself under HubSpot's limits (five searches
@@ -26,7 +28,7 @@ from connectors.salesforce import ClientCredentialsAuth, SalesforceConfig, Sales
 from sandbox.org import OrgSpec
 from sandbox.runner import Sandbox, SandboxInfo, SandboxOptions
 from service.bootstrap import hubspot_config
-from service.cli.demo_rules import evaluate_demo
+from service.cli.demo_rules import backtest_demo, evaluate_demo
 from service.cli.reports import format_report
 from service.cli.sandbox_run import org_summary
 from service.settings import HubSpotSettings, Settings
@@ -50,6 +52,7 @@ def run(settings: Settings, path: Path, *, as_of: date | None = None) -> str:
             ]
         connections = [(name, _connection_id(store, name)) for name in CONNECTIONS]
         sections.append(evaluate_demo(store, connections, info))
+        sections.append(backtest_demo(store, connections, info, path.resolve().parent))
         sections.append(_describe(store, demo_settings))
     finally:
         store.dispose()

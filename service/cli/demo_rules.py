@@ -9,14 +9,20 @@ change independently.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
 
+from rules.documents import VersionedRule, load_rule
 from rules.intents import OpenFinding
+from sandbox.org.model import MISS_THRESHOLD
 from sandbox.runner import SandboxInfo
-from service.cli.reports import format_evaluation
+from service.backtest.report import write_report
+from service.backtest.run import run_backtest
+from service.cli.reports import format_backtest, format_evaluation
 from service.evaluation.packs import default_pack_dir, load_pack
 from service.evaluation.run import EvaluationResult, evaluate_connection
 from service.store import Store
-from service.store.stored_rules import apply_rule
+from service.store.stored_rules import apply_rule, current_rules
 
 
 def evaluate_demo(store: Store, connections: Sequence[tuple[str, int]], info: SandboxInfo) -> str:
@@ -32,6 +38,40 @@ def evaluate_demo(store: Store, connections: Sequence[tuple[str, int]], info: Sa
         results.append(result)
         sections.append(format_evaluation(name, result, limit=8))
     sections.append(ground_truth_check(results, info))
+    return "\n\n".join(sections)
+
+
+#: The demo's backtest looks this far back, one evaluation a week.
+BACKTEST_WEEKS = 13
+
+
+def backtest_demo(
+    store: Store, connections: Sequence[tuple[str, int]], info: SandboxInfo, folder: Path
+) -> str:
+    """Replay the pack over each connection's last weeks, scored against quota (missed
+    below the generator's 80%) and its ground truth; each report is written to
+    ``folder``."""
+    crm_ids = {**info.salesforce_ids, **info.hubspot_ids}
+    causes = {
+        crm_ids[truth.user_id]: truth.drift_start
+        for truth in info.org.truth
+        if truth.drifts and truth.drift_start is not None and truth.user_id in crm_ids
+    }
+    end = datetime.combine(info.org.spec.as_of + timedelta(days=1), time(), tzinfo=UTC)
+    with store.unit_of_work() as session:
+        rules = [
+            VersionedRule(load_rule(dict(rule.document)), rule.version)
+            for rule in current_rules(session)
+        ]
+    sections = []
+    for name, connection_id in connections:
+        backtest = run_backtest(
+            store, connection_id, rules, end - timedelta(weeks=BACKTEST_WEEKS), end,
+            miss_below=float(MISS_THRESHOLD), causes=causes,
+        )  # fmt: skip
+        path = folder / f"driftcoach-demo-backtest-{name}.html"
+        write_report(backtest, path, connection=name)
+        sections.append(f"{format_backtest(name, backtest)}\n  report: {path}")
     return "\n\n".join(sections)
 
 

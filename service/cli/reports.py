@@ -116,6 +116,11 @@ def format_backtest(name: str, backtest: Backtest) -> str:
         f"  {'rule':<30}{'flagged':>8}{'recall':>8}{'precision':>10}{'lead days':>10}"
         f"{'findings/mw':>12}{'tasks/mw':>9}",
     ]
+    if not scores.pack.rep_periods:
+        lines.append(
+            "  no quota period of a rep with a quota ended in this range: recall and "
+            "precision need quotas (HubSpot's are not read; ops will set them through the API)"
+        )
     for score in (scores.pack, *scores.rules):
         lines.append(
             f"  {score.rule_key:<30}{score.flagged:>8}{_share(score.recall):>8}"

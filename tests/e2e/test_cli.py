@@ -115,6 +115,11 @@ def test_demo_syncs_both_crms_evaluates_the_default_pack_and_prints_the_store(tm
     for name in ("sandbox-salesforce", "sandbox-hubspot"):
         assert f"== {name}: evaluation as of" in result.stdout
     assert "ground truth: reps the generator made drift" in result.stdout
+    for name in ("sandbox-salesforce", "sandbox-hubspot"):
+        assert f"{name}: 13 evaluations from " in result.stdout
+        report = tmp_path / f"driftcoach-demo-backtest-{name}.html"
+        assert f"report: {report}" in result.stdout
+        assert "<svg" in report.read_text(encoding="utf-8")
     assert int(counts["findings"]) > 0
     assert int(counts["crm_writes"]) > 0
     assert int(counts["webhook_events"]) > 0
