@@ -77,6 +77,16 @@ def load_org(store: Store, org: BenchOrg, batch_size: int) -> tuple[int, int]:
     return connection_id, changes
 
 
+def load_whole_org(store: Store, org: BenchOrg, activities: int | None = None) -> int:
+    """:func:`load_org` and the org's activities (the first ``activities``, else all);
+    returns the connection id."""
+    connection_id, _ = load_org(store, org, 5000)
+    count = org.activity_count if activities is None else activities
+    records = org.activities(0, count)
+    load_records(store, connection_id, Entity.ACTIVITY, records, batch_size=5000, now=org.shape.end)
+    return connection_id
+
+
 def _flush_deals(
     store: Store,
     connection_id: int,

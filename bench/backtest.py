@@ -34,12 +34,12 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from bench._common import DEFAULT_POSTGRES_URL, migrated_store, progress, scratch_database
-from bench._evaluate_load import load_org, load_records, settle
+from bench._evaluate_load import load_whole_org, settle
 from bench.org_records import BenchOrg, OrgShape
-from connectors.records import Entity
 from rules.backtest import replay_moments
 from rules.backtest_scoring import Score
 from rules.documents import VersionedRule, load_rule
+from rules.formatting import days_text, share_text
 from sandbox.org.model import MISS_THRESHOLD
 from service.backtest.replay import replay_connection
 from service.backtest.run import Backtest, run_backtest
@@ -105,9 +105,7 @@ def _one(backend: str, size: Size, seed: int, args: argparse.Namespace) -> None:
 
 def _load(store: Store, shape: OrgShape) -> tuple[int, dict[str, date], int]:
     org = BenchOrg(shape)
-    connection_id, _ = load_org(store, org, 5000)
-    activities = org.activities(0, org.activity_count)
-    load_records(store, connection_id, Entity.ACTIVITY, activities, batch_size=5000, now=shape.end)
+    connection_id = load_whole_org(store, org)
     settle(store)
     ids = {user.id: crm for user in org.org.users if (crm := org.crm_id(user.id))}
     causes = {
@@ -172,18 +170,10 @@ def _print(
 
 def _row(score: Score) -> str:
     return (
-        f"{score.rule_key:<28}{_pct(score.recall):>8}{_pct(score.precision):>8}"
-        f"{_pct(score.cause_precision):>8}{_num(score.median_lead_days):>8}"
+        f"{score.rule_key:<28}{share_text(score.recall):>8}{share_text(score.precision):>8}"
+        f"{share_text(score.cause_precision):>8}{days_text(score.median_lead_days):>8}"
         f"{score.findings_per_manager_week:>9.2f}{score.tasks_per_manager_week:>9.2f}"
     )
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0%}"
-
-
-def _num(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0f}"
 
 
 def _size(text: str) -> Size:

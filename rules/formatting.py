@@ -65,3 +65,20 @@ def sparkline(values: Sequence[float | None]) -> str:
 def finite(value: float | None) -> float | None:
     """``value`` when it is a real number, else None (JSON has no NaN or infinity)."""
     return value if value is not None and math.isfinite(value) else None
+
+
+# ------------------------------------------------------------------ backtest scores
+
+
+def share_text(value: float | None) -> str:
+    """A share as a whole percentage; "-" when there is nothing to divide by."""
+    return "-" if value is None else f"{value:.0%}"
+
+
+def days_text(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}"
+
+
+def correlation_text(value: float | None) -> str:
+    """Pearson's r with its sign; "-" when too few points or no spread."""
+    return "-" if value is None else f"{value:+.2f}"

@@ -22,6 +22,7 @@ from markupsafe import Markup
 from rules.backtest import Step
 from rules.backtest_scoring import Chain, QuotaOutcome, Score
 from rules.evaluation import CreateCoachingTask, OpenFinding, ResolveFinding
+from rules.formatting import correlation_text, days_text, share_text
 from rules.metrics import RepProfile, SubjectKey
 from service.backtest import svg
 from service.backtest.run import Backtest
@@ -75,9 +76,9 @@ def render_report(backtest: Backtest, *, connection: str) -> str:
         score_bars=svg.bars([(s.rule_key, s.recall, s.precision) for s in scores.rules]),
         chains=_chains_by_team(backtest.chains),
         reps=_rep_sections(backtest),
-        share=_share,
-        days=_days,
-        correlation=_correlation,
+        share=share_text,
+        days=days_text,
+        correlation=correlation_text,
         missed=scores.missed,
     )
 
@@ -200,24 +201,12 @@ def _points(steps: Sequence[Step], crm_id: str, rule_key: str) -> list[svg.Point
 
 def _outcome_row(outcome: QuotaOutcome, missed: bool) -> OutcomeRow:
     period = f"{outcome.period_start:%Y-%m-%d} to {outcome.period_end:%Y-%m-%d}"
-    return OutcomeRow(period, _share(outcome.attainment), missed)
+    return OutcomeRow(period, share_text(outcome.attainment), missed)
 
 
 def _band(outcome: QuotaOutcome, missed: bool) -> svg.Band:
-    label = f"{outcome.period_start:%b %Y}: {_share(outcome.attainment)} of quota"
+    label = f"{outcome.period_start:%b %Y}: {share_text(outcome.attainment)} of quota"
     return svg.Band(outcome.starts_at, outcome.ends_at, missed, label)
-
-
-def _share(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0%}"
-
-
-def _days(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0f}"
-
-
-def _correlation(value: float | None) -> str:
-    return "-" if value is None else f"{value:+.2f}"
 
 
 __all__ = ["Score", "render_report", "write_report"]

@@ -14,6 +14,8 @@ from datetime import datetime
 
 from markupsafe import Markup
 
+from rules.formatting import share_text
+
 WIDTH, HEIGHT = 640, 140
 _LEFT, _RIGHT, _TOP, _BOTTOM = 48, 12, 14, 22
 
@@ -178,20 +180,16 @@ def bars(rows: Sequence[tuple[str, float | None, float | None]]) -> Markup:
                     "<title>{name} {text}</title></rect>"
                 ).format(
                     name=name, x=label_width, y=top + offset,
-                    w=0.0 if share is None else share * scale, text=_pct(share),
+                    w=0.0 if share is None else share * scale, text=share_text(share),
                 )
             )  # fmt: skip
         parts.append(
             Markup('<text class="bar-value" x="{x}" y="{y}">{recall} / {precision}</text>').format(
                 x=label_width + scale + 6,
                 y=top + 13,
-                recall=_pct(recall),
-                precision=_pct(precision),
+                recall=share_text(recall),
+                precision=share_text(precision),
             )
         )
     parts.append(Markup("</svg>"))
     return Markup("").join(parts)
-
-
-def _pct(share: float | None) -> str:
-    return "-" if share is None else f"{share:.0%}"

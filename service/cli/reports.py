@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rules.backtest_tuning import Suggestion
+from rules.formatting import correlation_text, days_text, share_text
 from rules.intents import OpenFinding, ResolveFinding
 from service.backtest.run import Backtest
 from service.evaluation.run import EvaluationResult
@@ -123,8 +124,8 @@ def format_backtest(name: str, backtest: Backtest) -> str:
         )
     for score in (scores.pack, *scores.rules):
         lines.append(
-            f"  {score.rule_key:<30}{score.flagged:>8}{_share(score.recall):>8}"
-            f"{_share(score.precision):>10}{_days(score.median_lead_days):>10}"
+            f"  {score.rule_key:<30}{score.flagged:>8}{share_text(score.recall):>8}"
+            f"{share_text(score.precision):>10}{days_text(score.median_lead_days):>10}"
             f"{score.findings_per_manager_week:>12.2f}{score.tasks_per_manager_week:>9.2f}"
         )
     org_wide = [chain for chain in backtest.chains if chain.team is None]
@@ -136,9 +137,14 @@ def format_backtest(name: str, backtest: Backtest) -> str:
         for chain in org_wide:
             linked = [(key, r) for key, r in chain.with_objectives if r is not None]
             strongest = max(linked, key=lambda pair: abs(pair[1]), default=None)
-            objective = "" if strongest is None else f"  {strongest[0]} {_r(strongest[1])}"
+            objective = (
+                "" if strongest is None else f"  {strongest[0]} {correlation_text(strongest[1])}"
+            )
+            whole, early = (
+                correlation_text(r) for r in (chain.with_result, chain.early_with_result)
+            )
             lines.append(
-                f"  {chain.rule_key:<30}{_r(chain.with_result):>8}{_r(chain.early_with_result):>8}"
+                f"  {chain.rule_key:<30}{whole:>8}{early:>8}"
                 f"  over {chain.rep_periods} rep-periods{objective}"
             )
     for suggestion in backtest.suggestions:
@@ -158,22 +164,10 @@ def format_suggestion(suggestion: Suggestion) -> list[str]:
     for name, scored in rows:
         score = scored.score
         lines.append(
-            f"    {name:<10}{scored.variant.label:<34}recall {_share(score.recall):>5}  "
-            f"precision {_share(score.precision):>5}  false alarms "
-            f"{_share(scored.false_alarm_rate):>5}  lead {_days(score.median_lead_days)} d"
+            f"    {name:<10}{scored.variant.label:<34}recall {share_text(score.recall):>5}  "
+            f"precision {share_text(score.precision):>5}  false alarms "
+            f"{share_text(scored.false_alarm_rate):>5}  lead {days_text(score.median_lead_days)} d"
         )
     if suggestion.best is None:
         lines.append("    no variant stays within the false-alarm budget")
     return lines
-
-
-def _share(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0%}"
-
-
-def _days(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0f}"
-
-
-def _r(value: float | None) -> str:
-    return "-" if value is None else f"{value:+.2f}"

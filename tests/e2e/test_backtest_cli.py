@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bench._evaluate_load import load_org, load_records
+from bench._evaluate_load import load_whole_org
 from bench.org_records import BenchOrg, OrgShape
-from connectors.records import Entity
 from service.evaluation.packs import default_pack_dir
 from service.settings import Settings
 from service.store import Store, make_engine, migrate
@@ -24,10 +23,7 @@ def store_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     settings = Settings(database_url=url, _env_file=None)
     migrate.upgrade(settings)
     store = Store(make_engine(settings))
-    org = BenchOrg(ORG)
-    connection_id, _ = load_org(store, org, 5000)
-    activities = org.activities(0, org.activity_count)
-    load_records(store, connection_id, Entity.ACTIVITY, activities, batch_size=5000, now=ORG.end)
+    load_whole_org(store, BenchOrg(ORG))
     store.dispose()
     return url
 

@@ -16,9 +16,8 @@ import pytest
 from playwright.sync_api import Dialog, sync_playwright
 from sqlalchemy import update
 
-from bench._evaluate_load import load_org, load_records
+from bench._evaluate_load import load_whole_org
 from bench.org_records import BenchOrg, OrgShape
-from connectors.records import Entity
 from rules.backtest import replay_moments
 from rules.evaluation import OpenFinding
 from service.backtest.replay import replay_connection
@@ -53,11 +52,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     settings = Settings(database_url=url, _env_file=None)
     migrate.upgrade(settings)
     store = Store(make_engine(settings))
-    org = BenchOrg(ORG)
-    connection_id, _ = load_org(store, org, 5000)
-    activities = org.activities(0, org.activity_count)
-    load_records(store, connection_id, Entity.ACTIVITY, activities, batch_size=5000, now=ORG.end)
-    _rename_a_flagged_deal(store, connection_id)
+    _rename_a_flagged_deal(store, load_whole_org(store, BenchOrg(ORG)))
     store.dispose()
     path = folder / "backtest.html"
     end = ORG.end.date()

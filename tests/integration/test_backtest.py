@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy import insert, select, update
 
-from bench._evaluate_load import load_org, load_records
+from bench._evaluate_load import load_whole_org
 from bench.org_records import BenchOrg, OrgShape
-from connectors.records import ActivityKind, Entity, StageCategory
+from connectors.records import ActivityKind, StageCategory
 from rules.backtest import replay_moments
 from rules.documents import VersionedRule, load_rule
 from rules.evaluation import OpenFinding, Plan
@@ -31,16 +31,7 @@ WEEKS = 5
 @pytest.fixture
 def org(store: Store) -> int:
     """A generated org with the default pack applied; its last weeks are replayed."""
-    generated = BenchOrg(ORG)
-    connection_id, _ = load_org(store, generated, 5000)
-    load_records(
-        store,
-        connection_id,
-        Entity.ACTIVITY,
-        generated.activities(0, 6000),
-        batch_size=5000,
-        now=ORG.end,
-    )
+    connection_id = load_whole_org(store, BenchOrg(ORG), activities=6000)
     with store.unit_of_work() as session:
         session.add(
             SyncState(
