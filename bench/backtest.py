@@ -4,6 +4,7 @@ Run from the project root::
 
     .venv/bin/python -m bench.backtest                       # sizes 30x12 and 100x18, 3 seeds
     .venv/bin/python -m bench.backtest --sizes 200x18 --seeds 7 --backend postgresql
+    .venv/bin/python -m bench.backtest --sizes 24x18,200x18 --quarters 4   # issue 20's test
 
 For every backend, size (``REPSxMONTHS``) and seed, the org (:mod:`bench.org_records`: the
 sandbox's generator, mapped to what a Salesforce sync writes, every activity included) is
@@ -12,9 +13,10 @@ loaded into a fresh, migrated store with the default pack, and then:
 * **scores**: ``run_backtest`` over the last ``--weeks`` weeks, one evaluation per week,
   against the quota periods that ended in that range. A period is missed below the
   generator's own line (80% of quota, :data:`sandbox.org.model.MISS_THRESHOLD`), and the
-  generator's ground truth (which reps drift, from when) gives the precision "with
-  cause". Printed for the pack and each rule: recall of the misses, precision, with
-  cause, median lead in days, findings and coaching tasks per manager-week.
+  generator's ground truth (which reps drift, from when) gives the figures "with cause".
+  Printed for the pack and each rule: recall of the misses, precision, recall of the
+  drifting reps' misses (c.rec.), the share of flagged rep-periods whose rep really
+  drifted (c.prec.), median lead in days, findings and coaching tasks per manager-week.
 * **time**: the replay (each metric measured once for every step), the replay measuring
   step by step as a live evaluation does, and as many live evaluations (dry runs:
   written, then rolled back) at the same instants; each best of ``--runs``, in rounds so
@@ -31,7 +33,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from bench._common import DEFAULT_POSTGRES_URL, migrated_store, progress, scratch_database
 from bench._evaluate_load import load_whole_org, settle
@@ -40,6 +42,7 @@ from rules.backtest import replay_moments
 from rules.backtest_scoring import Score
 from rules.documents import VersionedRule, load_rule
 from rules.formatting import days_text, share_text
+from rules.periods import PeriodUnit, previous_start, unit_start
 from sandbox.org.model import MISS_THRESHOLD
 from service.backtest.replay import replay_connection
 from service.backtest.run import Backtest, run_backtest
@@ -91,7 +94,7 @@ def _one(backend: str, size: Size, seed: int, args: argparse.Namespace) -> None:
         try:
             connection_id, causes, truth_misses = _load(store, shape)
             rules = _rules(store)
-            start = shape.end - timedelta(weeks=args.weeks)
+            start = _start(shape, args)
             progress("backtest (scores)")
             backtest = run_backtest(
                 store, connection_id, rules, start, shape.end, miss_below=float(MISS_THRESHOLD),
@@ -101,6 +104,17 @@ def _one(backend: str, size: Size, seed: int, args: argparse.Namespace) -> None:
         finally:
             store.dispose()
     _print(backend, size, seed, backtest, timing, truth_misses=truth_misses)
+
+
+def _start(shape: OrgShape, args: argparse.Namespace) -> datetime:
+    """``--weeks`` back from the org's end, or the start of the ``--quarters``-th last
+    complete quarter."""
+    if args.quarters is None:
+        return shape.end - timedelta(weeks=args.weeks)
+    start = unit_start(shape.end, PeriodUnit.QUARTER)  # the quarter in progress
+    for _ in range(args.quarters):
+        start = previous_start(start, PeriodUnit.QUARTER)
+    return start
 
 
 def _load(store: Store, shape: OrgShape) -> tuple[int, dict[str, date], int]:
@@ -150,13 +164,16 @@ def _print(
 ) -> None:
     scores = backtest.scores
     steps = len(backtest.replay.steps)
-    print(f"\n=== {backend}, {size.label}, seed {seed}: {steps} weekly evaluations")
+    print(
+        f"\n=== {backend}, {size.label}, seed {seed}: {steps} weekly evaluations from "
+        f"{backtest.start:%Y-%m-%d}"
+    )
     print(
         f"rep-quarters scored {scores.pack.rep_periods}, missed {scores.pack.misses} "
         f"(generator: {truth_misses} reps miss their final quarter)"
     )
-    print(f"{'rule':<28}{'recall':>8}{'prec.':>8}{'cause':>8}{'lead d':>8}{'find/mw':>9}"
-          f"{'tasks/mw':>9}")  # fmt: skip
+    print(f"{'rule':<28}{'recall':>8}{'prec.':>8}{'c.rec.':>8}{'c.prec.':>8}{'lead d':>8}"
+          f"{'find/mw':>9}{'tasks/mw':>9}")  # fmt: skip
     for score in (scores.pack, *scores.rules):
         print(_row(score))
     print(
@@ -169,9 +186,10 @@ def _print(
 
 
 def _row(score: Score) -> str:
+    shares = (score.recall, score.precision, score.cause_recall, score.cause_precision)
     return (
-        f"{score.rule_key:<28}{share_text(score.recall):>8}{share_text(score.precision):>8}"
-        f"{share_text(score.cause_precision):>8}{days_text(score.median_lead_days):>8}"
+        f"{score.rule_key:<28}{''.join(f'{share_text(s):>8}' for s in shares)}"
+        f"{days_text(score.median_lead_days):>8}"
         f"{score.findings_per_manager_week:>9.2f}{score.tasks_per_manager_week:>9.2f}"
     )
 
@@ -187,6 +205,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--sizes", default="30x12,100x18", help="REPSxMONTHS, comma-separated")
     parser.add_argument("--seeds", default="7,11,23")
     parser.add_argument("--weeks", type=int, default=26)
+    parser.add_argument(
+        "--quarters", type=int, default=None, help="replay the last N complete quarters instead"
+    )
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--deal-scale", type=float, default=1.0)
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)

@@ -10,7 +10,8 @@ does. From these:
 * **recall**: flagged misses / misses (the misses the rules warned about);
 * **precision**: flagged misses / flagged rep-periods (warnings that were needed); and,
   when a ground truth of real causes is known (the sandbox's), the share of flagged
-  rep-periods whose rep was really drifting by the end of the period;
+  rep-periods whose rep was really drifting by the end of the period, and the recall of
+  those reps' misses alone;
 * **lead**: days from the first flagging step to the period's end, median over the
   flagged misses;
 * **load**: findings opened and coaching tasks created per manager and week, as a
@@ -91,6 +92,9 @@ class Score:
     tasks_per_manager_week: float
     flagged_with_cause: int | None = None
     cause_precision: float | None = None
+    #: With a ground truth: the misses of reps really drifting by the period's end that
+    #: were flagged, over all such misses (the misses a coaching rule can be blamed for).
+    cause_recall: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,13 +236,18 @@ def _score(
     misses = [o for o in outcomes if _missed(o, miss_below)]
     flagged_misses = [f for f in flags if _missed(f.outcome, miss_below)]
     leads = [f.lead_days for f in flagged_misses]
-    with_cause = None
+    with_cause = cause_recall = None
     if causes is not None:
-        with_cause = sum(
-            1
-            for f in flags
-            if (start := causes.get(f.outcome.rep_crm_id)) is not None
-            and start <= f.outcome.period_end
+
+        def caused(outcome: QuotaOutcome) -> bool:
+            start = causes.get(outcome.rep_crm_id)
+            return start is not None and start <= outcome.period_end
+
+        with_cause = sum(1 for f in flags if caused(f.outcome))
+        caused_misses = [o for o in misses if caused(o)]
+        flagged_outcomes = {f.outcome for f in flagged_misses}
+        cause_recall = _ratio(
+            sum(1 for o in caused_misses if o in flagged_outcomes), len(caused_misses)
         )
     return Score(
         rule_key=key,
@@ -253,6 +262,7 @@ def _score(
         tasks_per_manager_week=load.tasks if load else 0.0,
         flagged_with_cause=with_cause,
         cause_precision=None if with_cause is None else _ratio(with_cause, len(flags)),
+        cause_recall=cause_recall,
     )
 
 

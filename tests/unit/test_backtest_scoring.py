@@ -45,6 +45,7 @@ def test_a_warned_miss_counts_for_recall_precision_and_lead():
     pack = scores.pack
     assert (pack.rep_periods, pack.misses, pack.flagged, pack.flagged_misses) == (4, 2, 1, 1)
     assert (pack.recall, pack.precision, pack.cause_precision) == (0.5, 1.0, 1.0)
+    assert pack.cause_recall == 1.0  # r3's miss had no cause: not counted against it
     # First flagged at the step of 3 June; Q2 ends at 1 July 00:00.
     assert pack.median_lead_days == 28
     (calls,) = scores.rules
