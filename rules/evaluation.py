@@ -86,7 +86,7 @@ class EvaluationSettings:
     no rule measures it already.
     """
 
-    weekly_task_budget: int = 10
+    weekly_task_budget: int = 3
     manager_budgets: Mapping[str, int] = field(default_factory=dict)
     include_managers: bool = False
     quota_evidence: bool = True

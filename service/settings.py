@@ -16,6 +16,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from rules.evaluation import EvaluationSettings
+
 DEFAULT_DATABASE_URL = "sqlite:///driftcoach.db"
 
 # Values that mean "somebody copied the example file and never filled it in".
@@ -98,10 +100,36 @@ class Settings(BaseSettings):
         gt=0,
         description="An evaluation holds back rules whose data last synced longer ago.",
     )
+    weekly_task_budget: int = Field(
+        default=3,
+        ge=0,
+        le=100,
+        description="New coaching tasks a manager gets per week at most, the most severe first.",
+    )
+    manager_task_budgets: dict[str, int] = Field(
+        default_factory=dict,
+        description="Per manager CRM id, a weekly task budget other than weekly_task_budget "
+        '(JSON: {"005A...": 5}).',
+    )
     db_echo: bool = False
     log_level: str = "INFO"
     salesforce: SalesforceSettings = Field(default_factory=SalesforceSettings)
     hubspot: HubSpotSettings = Field(default_factory=HubSpotSettings)
+
+    @field_validator("manager_task_budgets")
+    @classmethod
+    def _budgets_in_range(cls, value: dict[str, int]) -> dict[str, int]:
+        for manager, budget in value.items():
+            if not 0 <= budget <= 100:
+                raise ValueError(f"{manager}: a weekly task budget is between 0 and 100")
+        return value
+
+    def evaluation_settings(self) -> EvaluationSettings:
+        """What the rules core takes of these settings."""
+        return EvaluationSettings(
+            weekly_task_budget=self.weekly_task_budget,
+            manager_budgets=dict(self.manager_task_budgets),
+        )
 
     @field_validator("database_url")
     @classmethod

@@ -91,7 +91,8 @@ def backtest_command(
     if last <= first:
         raise fail("--to must be after --from")
     unit = PeriodUnit(every)
-    store = Store.from_settings(settings_of(ctx))
+    settings = settings_of(ctx)
+    store = Store.from_settings(settings)
     try:
         target_id, target_name = _connection(store, connection)
         rules = _rules(store, rules_dir, rule_keys)
@@ -108,6 +109,7 @@ def backtest_command(
             task = bar.add_task(target_name, total=steps)
             result = run_backtest(
                 store, target_id, rules, first, last, every=unit, miss_below=miss_below,
+                settings=settings.evaluation_settings(),
                 progress=lambda _moment: bar.advance(task), suggest_for=list(suggest or ()),
                 false_alarm_budget=false_alarms,
             )  # fmt: skip

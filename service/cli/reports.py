@@ -10,6 +10,7 @@ from rules.formatting import correlation_text, days_text, share_text
 from rules.intents import OpenFinding, ResolveFinding
 from service.backtest.run import Backtest
 from service.evaluation.run import EvaluationResult
+from service.store.plan_writer import AppliedPlan
 from service.store.tables import QuarantinedRecord
 from service.sync.pipeline import SyncReport
 
@@ -67,9 +68,11 @@ def format_evaluation(name: str, result: EvaluationResult, *, limit: int = 12) -
         plan.scorecard.render(),
         "",
         f"findings: {verb} open {len(applied.opened)}, escalate {len(applied.escalated)},"
-        f" resolve {len(applied.resolved)}; {applied.kept + applied.refreshed} still open;"
-        f" coaching tasks queued {applied.tasks_queued} ({len(plan.deferred)} deferred by"
-        f" managers' weekly budgets); webhook events {applied.events_queued}",
+        f" ease {len(applied.eased)}, resolve {len(applied.resolved)};"
+        f" {applied.refreshed - len(applied.eased)} refreshed, {applied.kept} unchanged;"
+        f" {_live_after(applied)} live after this run",
+        f"coaching tasks: {verb} queue {applied.tasks_queued} ({len(plan.deferred)} deferred by"
+        f" the managers' weekly budgets); webhook events: {applied.events_queued}",
     ]
     opened = plan.of_type(OpenFinding)
     for intent in opened[:limit]:
@@ -83,6 +86,11 @@ def format_evaluation(name: str, result: EvaluationResult, *, limit: int = 12) -
     if result.invalid_rules:
         lines.append(f"skipped rules that no longer validate: {', '.join(result.invalid_rules)}")
     return "\n".join(lines)
+
+
+def _live_after(applied: AppliedPlan) -> int:
+    """Open or snoozed once the plan is applied, of the findings it judged."""
+    return len(applied.opened) + len(applied.escalated) + applied.refreshed + applied.kept
 
 
 def describe_finding(evidence: Any) -> str:

@@ -110,7 +110,12 @@ def evaluate_command(
     try:
         for target in _targets(store, connection):
             result = evaluate_connection(
-                store, target.id, as_of=moment, dry_run=dry_run, max_data_age=max_age
+                store,
+                target.id,
+                as_of=moment,
+                dry_run=dry_run,
+                max_data_age=max_age,
+                settings=settings.evaluation_settings(),
             )
             typer.echo(format_evaluation(target.name, result))
             if result.judged_nothing:

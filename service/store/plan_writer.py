@@ -54,8 +54,12 @@ class AppliedPlan:
     """What applying a plan changed, for reports and tests."""
 
     opened: list[int] = field(default_factory=list)
+    #: Live findings the plan left exactly as they were.
     kept: int = 0
+    #: Live findings whose values or evidence changed (``eased`` ones included).
     refreshed: int = 0
+    #: Findings whose severity went down (the transition ``eased``).
+    eased: list[int] = field(default_factory=list)
     escalated: list[int] = field(default_factory=list)
     resolved: list[int] = field(default_factory=list)
     tasks_queued: int = 0
@@ -149,6 +153,8 @@ class PlanWriter:
         if "severity" in changed or isinstance(intent, EscalateFinding):
             action = "escalated" if isinstance(intent, EscalateFinding) else "eased"
             self._transition(finding, action)
+            if action == "eased":
+                self.applied.eased.append(finding.id)
         if not isinstance(intent, EscalateFinding):
             self.applied.refreshed += 1
 

@@ -438,3 +438,37 @@ def test_data_older_than_the_allowed_age_holds_its_rules_back(store: Store, pack
     )
     assert fresh.held_back == {}
     assert fresh.rules_judged == 10
+
+
+def test_a_finding_whose_gap_narrows_is_eased_recorded_and_counted(store: Store, slipping: int):
+    first = evaluate_connection(store, slipping, as_of=AS_OF)
+    (opened,) = first.plan.of_type(OpenFinding)
+    weeks = complete_periods(AS_OF, PeriodUnit.WEEK, 3)
+    with store.unit_of_work() as session:  # 12, 10, 8 calls become 19, 19, 19: still short
+        session.execute(
+            insert(Activity),
+            [
+                {
+                    "connection_id": slipping,
+                    "crm_id": f"late-{week.first_day}-{n}",
+                    "kind": ActivityKind.CALL,
+                    "rep_crm_id": SLIPPING,
+                    "occurred_at": week.start + timedelta(days=2, minutes=n),
+                }
+                for week, extra in zip(weeks, (7, 9, 11), strict=True)
+                for n in range(extra)
+            ],
+        )
+
+    again = evaluate_connection(store, slipping, as_of=AS_OF)
+
+    assert len(again.applied.eased) == 1
+    assert not again.applied.opened
+    assert not again.applied.resolved
+    with store.unit_of_work() as session:
+        actions = list(
+            session.scalars(select(FindingTransition.action).order_by(FindingTransition.id))
+        )
+        severity = session.scalars(select(Finding.severity)).one()
+    assert actions == ["opened", "eased"]
+    assert severity.value != opened.severity.value

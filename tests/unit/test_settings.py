@@ -70,3 +70,29 @@ def test_production_refuses_placeholder_secrets(monkeypatch: pytest.MonkeyPatch)
     assert Settings().hubspot.access_token is not None  # fine on a laptop
     with pytest.raises(ValidationError, match=r"hubspot\.access_token"):
         Settings(environment=Environment.PRODUCTION)
+
+
+def test_weekly_task_budgets_are_settings_with_per_manager_overrides(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    assert Settings().evaluation_settings().weekly_task_budget == 3
+    monkeypatch.setenv("DRIFTCOACH_WEEKLY_TASK_BUDGET", "5")
+    monkeypatch.setenv("DRIFTCOACH_MANAGER_TASK_BUDGETS", '{"005MGR": 1}')
+    core = Settings().evaluation_settings()
+    assert (core.weekly_task_budget, dict(core.manager_budgets)) == (5, {"005MGR": 1})
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "named"),
+    [
+        ("DRIFTCOACH_WEEKLY_TASK_BUDGET", "-1", "weekly_task_budget"),
+        ("DRIFTCOACH_MANAGER_TASK_BUDGETS", '{"005MGR": 500}', "005MGR"),
+        ("DRIFTCOACH_MANAGER_TASK_BUDGETS", "not json", "manager_task_budgets"),
+    ],
+)
+def test_a_budget_out_of_range_is_refused_naming_it(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, named: str
+):
+    monkeypatch.setenv(name, value)
+    with pytest.raises((ValidationError, ValueError), match=named):
+        Settings()

@@ -131,8 +131,11 @@ class Finding(Base):
 class FindingTransition(Base):
     """Every change of a finding's state or severity, with the evidence at that moment.
 
-    The finding row holds the present; this table is its history (when it opened, each
-    escalation, its resolution), which the API and the backtest read.
+    The finding row holds the present; this table is its history, which the API reads.
+    ``action`` is one of: ``opened`` (the rule found drift), ``escalated`` (its severity
+    rose), ``eased`` (its severity fell while it stays open: the gap narrowed),
+    ``resolved`` (back within the standard for the rule's hysteresis periods, the rule
+    disabled, or its subject gone).
     """
 
     __tablename__ = "finding_transitions"
@@ -141,7 +144,7 @@ class FindingTransition(Base):
     id: Mapped[IdPk]
     finding_id: Mapped[int] = mapped_column(BigId, ForeignKey("findings.id", ondelete="CASCADE"))
     at: Mapped[Timestamp] = mapped_column(comment="The evaluation's as-of time.")
-    action: Mapped[str] = mapped_column(String(20), comment="opened, escalated, resolved.")
+    action: Mapped[str] = mapped_column(String(20), comment="opened, escalated, eased or resolved.")
     state: Mapped[FindingState] = mapped_column(enum_column(FindingState, "transition_state"))
     severity: Mapped[Severity] = mapped_column(enum_column(Severity, "transition_severity"))
     rule_version: Mapped[int] = mapped_column(Integer)
