@@ -3,20 +3,21 @@
 Mapping: teams become HubSpot teams and users become owners (HubSpot has no manager
 field: managers are the owners of the teams); deals sit in the default sales pipeline
 with their dealstage, amount and closedate history; calls, emails, meetings, notes and
-tasks become engagements associated with their deal. Quotas have no CRM object here
-(they come through driftcoach's API).
+tasks become engagements associated with their deal; quotas become revenue goal targets
+(``goal_targets`` of type ``sales_quota``, one per owner and quarter, ending at the last
+millisecond of the quarter's last day, as HubSpot's goal editor writes them).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
 from sandbox.hubspot import HubSpotState
 from sandbox.hubspot.values import iso, to_ms
-from sandbox.org import Activity, Deal, SalesOrg
+from sandbox.org import Activity, Deal, Quota, SalesOrg
 
 DEAL_STAGES = {
     "qualify": "appointmentscheduled",
@@ -69,7 +70,33 @@ def load_org(
     for activity in org.activities:
         if activity.owner_id in ids:
             _load_activity(state, activity, ids, now)
+    for quota in org.quotas:
+        if quota.user_id in ids:
+            _load_goal(state, quota, ids[quota.user_id], now)
     return ids
+
+
+#: Every quota belongs to one goal family: the portal's revenue goal.
+REVENUE_GOAL = "Quarterly revenue quota"
+_GOAL_FAMILY = "2f0a6c3e-5a7b-4d8e-9c1f-7b3e2d1a0c9f"
+
+
+def _load_goal(state: HubSpotState, quota: Quota, owner_id: str, now: datetime) -> str:
+    start = _midnight(quota.period_start)
+    last_millisecond = _midnight(quota.period_end) + timedelta(days=1, milliseconds=-1)
+    properties = {
+        "hs_goal_name": REVENUE_GOAL,
+        "hs_goal_type": "sales_quota",
+        "hs_milestone": "quarterly",
+        "hs_target_amount": _money(quota.amount),
+        "hs_start_datetime": _timestamp(start),
+        "hs_end_datetime": _timestamp(last_millisecond),
+        "hubspot_owner_id": owner_id,
+        "hs_group_correlation_uuid": _GOAL_FAMILY,
+        "hs_goal_target_group_id": owner_id,
+    }
+    created = min(start - timedelta(days=14), now)
+    return state.import_object("goal_targets", properties, created_at=created, updated_at=created)
 
 
 def _load_deal(state: HubSpotState, deal: Deal, ids: dict[str, str], now: datetime) -> str:

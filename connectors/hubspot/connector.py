@@ -35,7 +35,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors.base import ApiUsage, Stream
-from connectors.hubspot import api, engagements, mapping
+from connectors.hubspot import api, engagements, goals, mapping
 from connectors.hubspot.client import HubSpotClient
 from connectors.hubspot.config import HubSpotConfig
 from connectors.hubspot.errors import HubSpotApiError
@@ -92,16 +92,19 @@ class HubSpotConnector:
 
     def read(self, stream: Stream, cursor: Mapping[str, Any] | None) -> Iterator[Output]:
         spec = _spec(stream)
+        if spec.listed:
+            return self._listed(spec)
         if not spec.searchable:
             return self._owners()
         return self._read(spec, StreamCursor.load(cursor))
 
     def reread(self, stream: Stream, crm_ids: Sequence[str]) -> Iterator[Item]:
         spec = _spec(stream)
-        if not spec.searchable:  # owners: no batch read; the listing is a few pages
+        if not spec.searchable:  # owners, goals: read whole in a few pages, then picked
             wanted = set(crm_ids)
+            every = self._listed(spec) if spec.listed else self._owners()
             yield from (
-                item for item in self._owners() if not isinstance(item, Checkpoint)
+                item for item in every if not isinstance(item, Checkpoint)
                 and item.crm_id in wanted
             )  # fmt: skip
             return
@@ -160,6 +163,33 @@ class HubSpotConnector:
             after = _next_after(page)
             if after is None:
                 return owners
+
+    # ---------------------------------------------------------------- goals
+
+    def _listed(self, spec: StreamSpec) -> Iterator[Output]:
+        """Goal targets, live then archived (a quota deleted), read whole: a handful per rep."""
+        for archived in (False, True):
+            after: str | None = None
+            while True:
+                page = api.list_page(
+                    self.client,
+                    spec.object_type,
+                    after=after,
+                    properties=goals.GOAL_PROPERTIES,
+                    archived=archived,
+                )
+                for obj in page.get("results") or []:
+                    try:
+                        quota = goals.map_goal(obj, archived=archived)
+                    except MAPPING_ERRORS as exc:
+                        yield rejection(spec.stream.entity, obj.get("id"), exc)
+                        continue
+                    if quota is not None:
+                        yield quota
+                after = _next_after(page)
+                if after is None:
+                    break
+        yield Checkpoint({"v": 1})
 
     # ---------------------------------------------------------------- objects
 

@@ -49,8 +49,9 @@ ID, MODIFIED = "hs_object_id", "hs_lastmodifieddate"
 class StreamSpec:
     """How to read one stream.
 
-    ``kind``: the activity kind of an engagement stream (None for owners and deals).
-    ``searchable``: read incrementally through search windows (owners are read whole).
+    ``kind``: the activity kind of an engagement stream (None for owners, deals, goals).
+    ``searchable``: read incrementally through search windows (owners and goals are read
+    whole: a few per rep). ``listed``: read whole through the object listing (goals).
     ``list_first``: a first sync lists every object instead of searching (deals: the list
     brings their history along, 50 a page, which search cannot). ``bounded``: a first
     sync searches only ``history_days`` back. ``deletable``: later runs list the archive.
@@ -59,6 +60,7 @@ class StreamSpec:
     stream: Stream
     kind: ActivityKind | None = None
     searchable: bool = True
+    listed: bool = False
     list_first: bool = False
     bounded: bool = True
     deletable: bool = True
@@ -91,6 +93,15 @@ SPECS: tuple[StreamSpec, ...] = (
     _engagement("meetings", ActivityKind.MEETING),
     _engagement("tasks", ActivityKind.TASK),
     _engagement("notes", ActivityKind.NOTE),
+    # Revenue goals are the quotas (:mod:`connectors.hubspot.goals`).
+    StreamSpec(
+        Stream("goals", Entity.QUOTA, "goal_targets", primary_key=ID, cursor_field=MODIFIED,
+               sorted_by_cursor=False),
+        searchable=False,
+        listed=True,
+        bounded=False,
+        deletable=False,
+    ),
 )  # fmt: skip
 SPECS_BY_NAME: Mapping[str, StreamSpec] = {spec.stream.name: spec for spec in SPECS}
 

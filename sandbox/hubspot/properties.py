@@ -210,8 +210,33 @@ TASKS = _engagement(
     PropertyDef("hs_task_completion_date", Kind.DATETIME, read_only=True),
 )
 
+# Goals: one goal target per assignee and time slice (a month, a quarter); a revenue
+# quota is a goal of type sales_quota. https://developers.hubspot.com/docs/api/crm/goals
+GOAL_TARGETS = ObjectType(
+    name="goal_targets",
+    singular="goal_target",
+    type_id="0-74",
+    properties=_props(
+        *_SYSTEM,
+        PropertyDef("hs_goal_name", Kind.STRING),
+        PropertyDef("hs_goal_type", Kind.STRING),
+        _enum("hs_milestone", "weekly", "monthly", "quarterly", "yearly"),
+        PropertyDef("hs_target_amount", Kind.NUMBER),
+        PropertyDef("hs_start_datetime", Kind.DATETIME),
+        PropertyDef("hs_end_datetime", Kind.DATETIME),
+        PropertyDef("hs_assignee_user_id", Kind.NUMBER),
+        PropertyDef("hs_created_by_user_id", Kind.NUMBER),
+        PropertyDef("hs_group_correlation_uuid", Kind.STRING),
+        PropertyDef("hs_goal_target_group_id", Kind.NUMBER),
+    ),
+    defaults=("hs_createdate", "hs_lastmodifieddate", "hs_object_id"),
+    always=("hs_createdate", "hs_lastmodifieddate", "hs_object_id"),
+    required=("hs_goal_name", "hs_target_amount", "hs_start_datetime", "hs_end_datetime"),
+    text_search=("hs_goal_name",),
+)
+
 OBJECT_TYPES: Final = MappingProxyType(
-    {t.name: t for t in (DEALS, CALLS, EMAILS, MEETINGS, NOTES, TASKS)}
+    {t.name: t for t in (DEALS, CALLS, EMAILS, MEETINGS, NOTES, TASKS, GOAL_TARGETS)}
 )
 _BY_ALIAS: Final = MappingProxyType(
     {**{t.type_id: t for t in OBJECT_TYPES.values()}, **dict(OBJECT_TYPES)}

@@ -128,7 +128,7 @@ def format_backtest(name: str, backtest: Backtest) -> str:
     if not scores.pack.rep_periods:
         lines.append(
             "  no quota period of a rep with a quota ended in this range: recall and "
-            "precision need quotas (HubSpot's are not read; ops will set them through the API)"
+            "precision need quotas (Salesforce forecasting quotas, HubSpot revenue goals)"
         )
     for score in (scores.pack, *scores.rules):
         lines.append(

@@ -35,6 +35,7 @@ from connectors.records import (
     Entity,
     Opportunity,
     OpportunityChange,
+    Quota,
     Record,
     Rejected,
     Rep,
@@ -47,6 +48,7 @@ from sandbox.faults import FaultConfig
 from sandbox.http import RunningServer
 from sandbox.hubspot import HubSpotLimits, build_hubspot_server
 from sandbox.hubspot import writes as portal_writes
+from sandbox.hubspot.properties import GOAL_TARGETS
 from sandbox.org import OrgSpec
 from sandbox.runner import Sandbox
 from sandbox.tls import make_tls
@@ -224,6 +226,35 @@ def test_a_deal_the_mapping_cannot_read_is_rejected_alone_and_the_read_goes_on(p
     assert "year 10000" in rejected[0].reason
     deals = {item.crm_id for item in items if isinstance(item, Opportunity)}
     assert deals == _live(portal, "deals") - {str(deal.id)}
+
+
+def test_revenue_goals_are_read_as_the_orgs_quotas_and_other_goals_are_not(
+    sandbox: Sandbox, portal: Portal
+):
+    """HubSpot keeps quotas as goals: one sales_quota goal target per owner and quarter,
+    ending at the last millisecond of its last day."""
+    assert sandbox.info is not None
+    org, ids = sandbox.info.org, sandbox.info.hubspot_ids
+    state = portal.state
+    with state.lock:
+        portal_writes.create(state, GOAL_TARGETS, {
+            "hs_goal_name": "Calls made", "hs_goal_type": "calls_made",
+            "hs_target_amount": "100", "hs_start_datetime": "2026-01-01T00:00:00Z",
+            "hs_end_datetime": "2026-01-31T23:59:59.999Z",
+            "hubspot_owner_id": next(iter(state.owners)),
+        }, [], "test")  # fmt: skip
+    records, checkpoints = _read(connector(portal), "goals")
+
+    quotas = {(q.rep_crm_id, q.period_start, q.period_end, q.amount)
+              for q in records if isinstance(q, Quota)}  # fmt: skip
+    expected = {
+        (ids[quota.user_id], quota.period_start, quota.period_end, quota.amount)
+        for quota in org.quotas
+        if quota.user_id in ids
+    }
+    assert quotas == expected
+    assert len(records) == len(expected)  # the calls goal is not a quota
+    assert len(checkpoints) == 1
 
 
 def test_a_full_read_costs_at_most_a_tenth_more_calls_than_the_minimum(portal: Portal):

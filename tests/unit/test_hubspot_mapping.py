@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from connectors.hubspot import engagements, mapping
+from connectors.hubspot import engagements, goals, mapping
 from connectors.hubspot.values import parse_datetime
 from connectors.records import ActivityKind, Entity, OpportunityChange, Rejected, StageCategory
 
@@ -272,3 +272,36 @@ def test_notes_and_tasks_keep_a_subject_the_store_can_hold():
 def test_an_engagement_without_any_date_is_refused():
     with pytest.raises(ValueError, match="no date"):
         engagements.map_engagement(ActivityKind.EMAIL, {"id": "1", "properties": {}}, None)
+
+
+def _goal(**props: str) -> dict[str, object]:
+    base = {
+        "hs_goal_type": "sales_quota", "hs_target_amount": "150000",
+        "hs_start_datetime": "2026-04-01T00:00:00Z",
+        "hs_end_datetime": "2026-06-30T23:59:59.999Z", "hubspot_owner_id": "70000001",
+        "hs_lastmodifieddate": "2026-03-20T10:00:00Z",
+    }  # fmt: skip
+    return {"id": "44027423340", "properties": {**base, **props}}
+
+
+def test_a_sales_quota_goal_is_the_owners_quota_for_its_period():
+    quota = goals.map_goal(_goal(), archived=False)
+    assert quota is not None
+    assert (quota.crm_id, quota.rep_crm_id, quota.amount) == (
+        "44027423340", "70000001", Decimal(150000)
+    )  # fmt: skip
+    assert (quota.period_start, quota.period_end) == (date(2026, 4, 1), date(2026, 6, 30))
+    assert quota.modified_at == datetime(2026, 3, 20, 10, tzinfo=UTC)
+    # An end at midnight closes the day before; an archived goal is a deleted quota.
+    closed = goals.map_goal(_goal(hs_end_datetime="2026-07-01T00:00:00Z"), archived=True)
+    assert closed is not None
+    assert (closed.period_end, closed.deleted) == (date(2026, 6, 30), True)
+
+
+def test_other_goals_and_team_goals_are_not_quotas_and_a_broken_one_is_refused():
+    assert goals.map_goal(_goal(hs_goal_type="calls_made"), archived=False) is None
+    assert goals.map_goal(_goal(hubspot_owner_id=""), archived=False) is None
+    with pytest.raises(ValueError, match="lacks its period or its amount"):
+        goals.map_goal(_goal(hs_target_amount=""), archived=False)
+    with pytest.raises(ValueError, match="ends before it starts"):
+        goals.map_goal(_goal(hs_end_datetime="2026-03-01T00:00:00Z"), archived=False)
