@@ -21,7 +21,9 @@ def test_every_stream_names_its_object_key_cursor_and_records():
         ("meetings", Entity.ACTIVITY),
         ("tasks", Entity.ACTIVITY),
         ("notes", Entity.ACTIVITY),
+        ("goals", Entity.QUOTA),
     ]
+    assert [s.stream.crm_object for s in SPECS if s.listed] == ["goal_targets"]
     searched = [s for s in SPECS if s.searchable]
     assert all(s.stream.cursor_field == "hs_lastmodifieddate" for s in searched)
     assert all(s.stream.primary_key == "hs_object_id" for s in searched)
