@@ -40,15 +40,14 @@ from bench._evaluate_load import load_whole_org, settle
 from bench.org_records import BenchOrg, OrgShape
 from rules.backtest import replay_moments
 from rules.backtest_scoring import Score
-from rules.documents import VersionedRule, load_rule
+from rules.documents import VersionedRule
 from rules.formatting import days_text, share_text
 from rules.periods import PeriodUnit, previous_start, unit_start
 from sandbox.org.model import MISS_THRESHOLD
 from service.backtest.replay import replay_connection
 from service.backtest.run import Backtest, run_backtest
-from service.evaluation.run import evaluate_connection
+from service.evaluation.run import evaluate_connection, stored_rules
 from service.store import Store
-from service.store.stored_rules import current_rules
 
 
 @dataclass(frozen=True)
@@ -133,10 +132,7 @@ def _load(store: Store, shape: OrgShape) -> tuple[int, dict[str, date], int]:
 
 def _rules(store: Store) -> list[VersionedRule]:
     with store.unit_of_work() as session:
-        return [
-            VersionedRule(load_rule(dict(rule.document)), rule.version)
-            for rule in current_rules(session)
-        ]
+        return stored_rules(session)[0]
 
 
 def _time(

@@ -30,8 +30,15 @@ from rules.evaluation import (
     evaluate,
 )
 from rules.intents import OPEN, LiveFinding
-from rules.metrics import MetricSource, RepProfile, SubjectKey
-from rules.periods import PeriodUnit, next_start, unit_start
+from rules.metrics import (
+    DealProfile,
+    MetricSeries,
+    MetricSource,
+    MetricSpec,
+    RepProfile,
+    SubjectKey,
+)
+from rules.periods import Period, PeriodUnit, next_start, unit_start
 
 
 def replay_moments(
@@ -113,6 +120,28 @@ class Scratch:
                 self._tasks.append(record)
 
 
+class _KnownReps:
+    """The step's source, its roster read once: the core reads it, and so does the step."""
+
+    def __init__(self, source: MetricSource) -> None:
+        self._source = source
+        self._reps: Sequence[RepProfile] | None = None
+
+    def measure(self, metric: MetricSpec, periods: Sequence[Period]) -> MetricSeries:
+        return self._source.measure(metric, periods)
+
+    def reps(self) -> Sequence[RepProfile]:
+        if self._reps is None:
+            self._reps = self._source.reps()
+        return self._reps
+
+    def deals(self, crm_ids: Sequence[str]) -> Sequence[DealProfile]:
+        return self._source.deals(crm_ids)
+
+    def data_as_of(self) -> datetime | None:
+        return self._source.data_as_of()
+
+
 def _subject(intent: object) -> SubjectKey:
     if isinstance(intent, CreateCoachingTask):
         return intent.subject_key
@@ -122,11 +151,13 @@ def _subject(intent: object) -> SubjectKey:
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One replayed evaluation: its moment, its plan, and the people it knew then."""
+    """One replayed evaluation: its moment, its plan, the people it knew then, and the
+    (rule, subject) of every finding live once its plan was applied."""
 
     as_of: datetime
     plan: Plan
     reps: tuple[RepProfile, ...]
+    live: frozenset[tuple[str, SubjectKey]]
 
 
 class Replay:
@@ -148,11 +179,13 @@ class Replay:
         if self.steps and as_of <= self.steps[-1].as_of:
             raise ValueError("a replay's moments must increase")
         history = self.scratch.history(as_of)
+        known = _KnownReps(source)
         plan = evaluate(
-            self.rules, source, self.scratch.live(), history, as_of, settings=self.settings
+            self.rules, known, self.scratch.live(), history, as_of, settings=self.settings
         )
         self.scratch.apply(plan)
-        self.steps.append(Step(as_of, plan, tuple(source.reps())))
+        live = frozenset((f.rule_key, f.subject) for f in self.scratch.live())
+        self.steps.append(Step(as_of, plan, tuple(known.reps()), live))
         return plan
 
     def opened(self) -> dict[str, list[tuple[datetime, SubjectKey]]]:

@@ -34,7 +34,7 @@ from datetime import date, datetime, timedelta
 
 from rules.backtest import Step
 from rules.documents import VersionedRule
-from rules.evaluation import CreateCoachingTask, OpenFinding, ResolveFinding
+from rules.evaluation import CreateCoachingTask, OpenFinding
 from rules.periods import midnight
 
 PACK = "pack"
@@ -121,7 +121,7 @@ def score(
     scored = tuple(
         o for o in outcomes if o.attainment is not None and _inside(o, steps)
     )  # fmt: skip
-    live = _live_by_step(steps)
+    live = [{(rule_key, subject.rep_crm_id) for rule_key, subject in step.live} for step in steps]
     rule_keys = sorted({key for step in steps for key in step.plan.scorecard.rule_keys})
     flags = [flag for key in rule_keys for flag in _flags(key, scored, steps, live)]
     pack_flags = _first_flags(PACK, [replace_key(flag, PACK) for flag in flags])
@@ -155,20 +155,6 @@ def _inside(outcome: QuotaOutcome, steps: Sequence[Step]) -> bool:
 
 
 LiveKey = tuple[str, str]  # (rule key, rep CRM id)
-
-
-def _live_by_step(steps: Sequence[Step]) -> list[set[LiveKey]]:
-    """Per step, the (rule, rep) pairs with a live finding once its plan was applied."""
-    live: dict[tuple[str, object], str] = {}
-    out = []
-    for step in steps:
-        for intent in step.plan.intents:
-            if isinstance(intent, OpenFinding):
-                live[intent.rule_key, intent.subject] = intent.subject.rep_crm_id
-            elif isinstance(intent, ResolveFinding):
-                live.pop((intent.rule_key, intent.subject), None)
-        out.append({(rule_key, rep) for (rule_key, _), rep in live.items()})
-    return out
 
 
 def _flags(

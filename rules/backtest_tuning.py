@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rules.backtest_scoring import QuotaOutcome, Score
+from rules.backtest_scoring import Score
 from rules.documents import VersionedRule
 
 STRICTNESS = (0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3)
@@ -105,7 +105,3 @@ def suggest(
 
     best = min(allowed, key=rank) if allowed else None
     return Suggestion(rule.key, budget, current, best, len(rated))
-
-
-__all__ = ["QuotaOutcome", "Scored", "Suggestion", "Variant", "false_alarm_rate", "suggest",
-           "variants"]  # fmt: skip

@@ -230,6 +230,11 @@ def measurements_needed(rules: Sequence[VersionedRule], as_of: datetime) -> tupl
     return tuple(dict.fromkeys(wanted))
 
 
+def evidence_measurement(as_of: datetime) -> Measurement:
+    """The read the evidence makes for the quota gap when no rule measures quota pace."""
+    return (QuotaPace(), periods_to_date(as_of, PeriodUnit.WEEK, 1))
+
+
 def _rule_measurements(rule: VersionedRule, periods: RulePeriods) -> list[Measurement]:
     """The rule's metric and, for a coverage standard of 1 / win rate, that win rate."""
     document = rule.document
@@ -263,6 +268,6 @@ def _evidence_context(
     deals = {deal.crm_id: deal for deal in source.deals(deal_ids)} if deal_ids else {}
     pace = measurements.latest_of(QuotaPace)
     if pace is None and relevant and settings.quota_evidence:
-        pace = measurements.get(QuotaPace(), periods_to_date(as_of, PeriodUnit.WEEK, 1))
+        pace = measurements.get(*evidence_measurement(as_of))
     gaps = quota_gaps(pace, measurements.latest_of(PipelineCoverage), as_of)
     return EvidenceContext(as_of, source.data_as_of(), deals, gaps)

@@ -21,9 +21,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from rules.documents import VersionedRule
-from rules.evaluation import Measurement, measurements_needed
-from rules.metrics import MetricSeries, MetricSpec, Observation, QuotaPace, SubjectKey
-from rules.periods import Period, PeriodUnit, periods_to_date
+from rules.evaluation import Measurement, evidence_measurement, measurements_needed
+from rules.metrics import MetricSeries, MetricSpec, Observation, SubjectKey
+from rules.periods import Period
 from service.store.metric_queries.common import BuiltOnFirstRead, Database
 from service.store.sql_metric_source import SqlMetricSource
 
@@ -33,7 +33,7 @@ def replay_needs(rules: Sequence[VersionedRule], moments: Iterable[datetime]) ->
     wanted: list[Measurement] = []
     for moment in moments:
         wanted.extend(measurements_needed(rules, moment))
-        wanted.append((QuotaPace(), periods_to_date(moment, PeriodUnit.WEEK, 1)))
+        wanted.append(evidence_measurement(moment))
     return wanted
 
 

@@ -89,19 +89,32 @@ def replay_side_by_side(
 
 
 class _Reusing:
-    """A step's source whose measurements come from the replay's one measurement each."""
+    """A step's source: measurements cut from the replay's one measurement each. Shared
+    by the step's side-by-side replays, so each read (a cut, the roster, deal names) is
+    made once per step, however many variants judge it."""
 
     def __init__(self, source: MetricSource, once: MeasuredOnce) -> None:
         self._source, self._once = source, once
+        self._cuts: dict[tuple[MetricSpec, tuple[Period, ...]], MetricSeries] = {}
+        self._deals: dict[tuple[str, ...], Sequence[DealProfile]] = {}
+        self._reps: Sequence[RepProfile] | None = None
 
     def measure(self, metric: MetricSpec, periods: Sequence[Period]) -> MetricSeries:
-        return self._once.measure(metric, periods)
+        key = (metric, tuple(periods))
+        if key not in self._cuts:
+            self._cuts[key] = self._once.measure(metric, periods)
+        return self._cuts[key]
 
     def reps(self) -> Sequence[RepProfile]:
-        return self._source.reps()
+        if self._reps is None:
+            self._reps = self._source.reps()
+        return self._reps
 
     def deals(self, crm_ids: Sequence[str]) -> Sequence[DealProfile]:
-        return self._source.deals(crm_ids)
+        key = tuple(crm_ids)
+        if key not in self._deals:
+            self._deals[key] = self._source.deals(crm_ids)
+        return self._deals[key]
 
     def data_as_of(self) -> datetime | None:
         return self._source.data_as_of()

@@ -20,7 +20,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from rules.backtest import Step
-from rules.backtest_scoring import Chain, QuotaOutcome, Score
+from rules.backtest_scoring import Chain, QuotaOutcome
 from rules.evaluation import CreateCoachingTask, OpenFinding, ResolveFinding
 from rules.formatting import correlation_text, days_text, share_text
 from rules.metrics import RepProfile, SubjectKey
@@ -207,6 +207,3 @@ def _outcome_row(outcome: QuotaOutcome, missed: bool) -> OutcomeRow:
 def _band(outcome: QuotaOutcome, missed: bool) -> svg.Band:
     label = f"{outcome.period_start:%b %Y}: {share_text(outcome.attainment)} of quota"
     return svg.Band(outcome.starts_at, outcome.ends_at, missed, label)
-
-
-__all__ = ["Score", "render_report", "write_report"]

@@ -144,11 +144,9 @@ def _connection(store: Store, name: str | None) -> tuple[int, str]:
 
 def _rules(store: Store, directory: Path | None, keys: list[str] | None) -> list[VersionedRule]:
     """The pack in ``directory`` (as version 0), else the stored rules (``keys`` only)."""
-    from pydantic import ValidationError
-
-    from rules.documents import VersionedRule, load_rule
+    from rules.documents import VersionedRule
     from service.evaluation.packs import PackError, load_pack
-    from service.store.stored_rules import current_rules
+    from service.evaluation.run import stored_rules
 
     if directory is not None:
         if keys:
@@ -158,19 +156,14 @@ def _rules(store: Store, directory: Path | None, keys: list[str] | None) -> list
         except PackError as exc:
             raise fail("nothing to replay: " + "; ".join(exc.problems)) from None
     with store.unit_of_work() as session:
-        stored = current_rules(session)
+        stored, invalid = stored_rules(session)
     wanted = set(keys or ())
+    if invalid and (not wanted or wanted & set(invalid)):
+        raise fail(f"stored rules no longer validate: {', '.join(invalid)}: apply them again")
     unknown = wanted - {rule.key for rule in stored}
     if unknown:
         raise fail(f"no stored rule {', '.join(sorted(unknown))}")
-    rules = []
-    for rule in stored:
-        if wanted and rule.key not in wanted:
-            continue
-        try:
-            rules.append(VersionedRule(load_rule(dict(rule.document)), rule.version))
-        except ValidationError:
-            raise fail(f"stored rule {rule.key} no longer validates: apply it again") from None
+    rules = [rule for rule in stored if not wanted or rule.key in wanted]
     if not rules:
         raise fail("no rules to replay: apply a pack or give --rules")
     return rules

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
-from rules.documents import VersionedRule, load_rule
 from rules.intents import OpenFinding
 from sandbox.org.model import MISS_THRESHOLD
 from sandbox.runner import SandboxInfo
@@ -20,9 +19,9 @@ from service.backtest.report import write_report
 from service.backtest.run import run_backtest
 from service.cli.reports import format_backtest, format_evaluation
 from service.evaluation.packs import default_pack_dir, load_pack
-from service.evaluation.run import EvaluationResult, evaluate_connection
+from service.evaluation.run import EvaluationResult, evaluate_connection, stored_rules
 from service.store import Store
-from service.store.stored_rules import apply_rule, current_rules
+from service.store.stored_rules import apply_rule
 
 
 def evaluate_demo(store: Store, connections: Sequence[tuple[str, int]], info: SandboxInfo) -> str:
@@ -59,10 +58,7 @@ def backtest_demo(
     }
     end = datetime.combine(info.org.spec.as_of + timedelta(days=1), time(), tzinfo=UTC)
     with store.unit_of_work() as session:
-        rules = [
-            VersionedRule(load_rule(dict(rule.document)), rule.version)
-            for rule in current_rules(session)
-        ]
+        rules, _ = stored_rules(session)
     sections = []
     for name, connection_id in connections:
         backtest = run_backtest(

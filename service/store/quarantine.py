@@ -39,25 +39,13 @@ Key = tuple[str, str]
 
 @dataclass(frozen=True)
 class Refused:
-    """A record a run could not store: what it is, what a retry reads, and why."""
+    """A record a run could not store (or an entry held since): what it is, what a retry
+    reads, and why."""
 
     entity: str
     crm_id: str
     reread_id: str
     reason: str
-
-    @property
-    def key(self) -> Key:
-        return (self.entity, self.crm_id)
-
-
-@dataclass(frozen=True)
-class Held:
-    """An open entry as a retry needs it."""
-
-    entity: str
-    crm_id: str
-    reread_id: str
 
     @property
     def key(self) -> Key:
@@ -157,24 +145,19 @@ def open_keys(session: Session, connection_id: int, stream: str) -> set[Key]:
 
 def due(
     session: Session, connection_id: int, stream: str, *, now: datetime, every: bool = False
-) -> list[Held]:
+) -> list[Refused]:
     """Open entries whose back-off has passed (``every``: all of them, as after an
     upgrade), least recently tried first, at most :data:`RETRY_BATCH`."""
+    q = QuarantinedRecord
     rows = session.execute(
-        select(
-            QuarantinedRecord.entity,
-            QuarantinedRecord.crm_id,
-            QuarantinedRecord.reread_id,
-            QuarantinedRecord.attempts,
-            QuarantinedRecord.last_seen_at,
-        )
+        select(q.entity, q.crm_id, q.reread_id, q.reason, q.attempts, q.last_seen_at)
         .where(*_open(connection_id, stream))
-        .order_by(QuarantinedRecord.last_seen_at, QuarantinedRecord.id)
+        .order_by(q.last_seen_at, q.id)
     )
-    held: list[Held] = []
-    for entity, crm_id, reread_id, attempts, last_seen_at in rows:
+    held: list[Refused] = []
+    for entity, crm_id, reread_id, reason, attempts, last_seen_at in rows:
         if every or now - last_seen_at >= backoff(attempts):
-            held.append(Held(entity, crm_id, reread_id))
+            held.append(Refused(entity, crm_id, reread_id, reason))
             if len(held) == RETRY_BATCH:
                 break
     return held

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, literal, or_, select
+from sqlalchemy import ColumnElement, and_, func, literal, or_, select
 
 from rules.metrics import (
     ActivityCount,
@@ -98,22 +98,19 @@ class SqlMetricSource:
         instant (the deactivation is such a change), and started by then.
         """
         r = REPS.c
-        query = select(
-            r.crm_id, r.name, r.manager_crm_id, r.team, r.role, r.started_on, r.is_active, r.email
-        ).where(r.connection_id == self._connection_id)
-        if self._as_of is None:
-            query = query.where(r.deleted_at.is_(None))
-        else:
+        exists: ColumnElement[bool] = r.deleted_at.is_(None)
+        active: ColumnElement[bool] = r.is_active
+        if self._as_of is not None:
             at = literal(self._as_of, UtcDateTime())
-            query = query.where(or_(r.deleted_at.is_(None), r.deleted_at > at))
+            exists = or_(exists, r.deleted_at > at)
             active = and_(
                 or_(r.is_active, r.crm_modified_at > at),
                 or_(r.started_on.is_(None), r.started_on <= self._as_of.date()),
             )
-            query = query.with_only_columns(
-                *(c for c in query.selected_columns if c.name != "is_active"),
-                active.label("is_active"),
-            )
+        query = select(
+            r.crm_id, r.name, r.manager_crm_id, r.team, r.role, r.started_on,
+            active.label("is_active"), r.email,
+        ).where(r.connection_id == self._connection_id, exists)  # fmt: skip
         rows = self._db.execute(query.order_by(r.crm_id))
         return [RepProfile(**row._asdict()) for row in rows]
 

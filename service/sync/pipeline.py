@@ -229,7 +229,7 @@ class _StreamSync:
         logger.info("synced %s: %s", name, self.counts)
         return StreamReport(name, StreamStatus.SUCCEEDED, self.counts)
 
-    def _due(self, session: Session) -> list[quarantine.Held]:
+    def _due(self, session: Session) -> list[Refused]:
         if not self._held:
             return []
         options = self.options
@@ -241,7 +241,7 @@ class _StreamSync:
             every=options.retry_every_quarantined,
         )
 
-    def _retry(self, due: list[quarantine.Held]) -> None:
+    def _retry(self, due: list[Refused]) -> None:
         """Read held records again; one the CRM no longer yields is released as gone.
         A failed re-read leaves them held and the run goes on (SyncStopped ends it)."""
         seen: set[Key] = set()

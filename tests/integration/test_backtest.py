@@ -16,12 +16,11 @@ from bench._evaluate_load import load_whole_org
 from bench.org_records import BenchOrg, OrgShape
 from connectors.records import ActivityKind, StageCategory
 from rules.backtest import replay_moments
-from rules.documents import VersionedRule, load_rule
+from rules.documents import VersionedRule
 from rules.evaluation import OpenFinding, Plan
 from service.backtest.replay import replay_connection
-from service.evaluation.run import evaluate_connection
+from service.evaluation.run import evaluate_connection, stored_rules
 from service.store import Store
-from service.store.stored_rules import current_rules
 from service.store.tables import Activity, Opportunity, OpportunityChange, Rep, SyncState
 
 ORG = OrgShape(reps=8, managers=2, months=9, deal_scale=0.6, seed=11)
@@ -47,10 +46,7 @@ def org(store: Store) -> int:
 
 def _rules(store: Store) -> list[VersionedRule]:
     with store.unit_of_work() as session:
-        return [
-            VersionedRule(load_rule(dict(rule.document)), rule.version)
-            for rule in current_rules(session)
-        ]
+        return stored_rules(session)[0]
 
 
 def _moments() -> list[datetime]:
