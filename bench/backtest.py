@@ -41,9 +41,10 @@ from bench.org_records import BenchOrg, OrgShape
 from rules.backtest import replay_moments
 from rules.backtest_scoring import Score
 from rules.documents import VersionedRule
+from rules.evaluation import CreateCoachingTask
 from rules.formatting import days_text, share_text
 from rules.periods import PeriodUnit, previous_start, unit_start
-from sandbox.org.model import MISS_THRESHOLD
+from sandbox.org.model import MISS_THRESHOLD, Persona
 from service.backtest.replay import replay_connection
 from service.backtest.run import Backtest, run_backtest
 from service.evaluation.run import evaluate_connection, stored_rules
@@ -91,7 +92,7 @@ def _one(backend: str, size: Size, seed: int, args: argparse.Namespace) -> None:
     with scratch_database(backend, args.postgres_url, "backtest") as url:
         store = migrated_store(url)
         try:
-            connection_id, causes, truth_misses = _load(store, shape)
+            connection_id, causes, personas = _load(store, shape)
             rules = _rules(store)
             start = _start(shape, args)
             progress("backtest (scores)")
@@ -99,10 +100,10 @@ def _one(backend: str, size: Size, seed: int, args: argparse.Namespace) -> None:
                 store, connection_id, rules, start, shape.end, miss_below=float(MISS_THRESHOLD),
                 causes=causes,
             )  # fmt: skip
-            timing = _time(store, connection_id, rules, backtest, args.runs)
+            timing = _time(store, connection_id, rules, backtest, args.runs) if args.runs else None
         finally:
             store.dispose()
-    _print(backend, size, seed, backtest, timing, truth_misses=truth_misses)
+    _print(backend, size, seed, backtest, timing, personas=personas)
 
 
 def _start(shape: OrgShape, args: argparse.Namespace) -> datetime:
@@ -116,7 +117,9 @@ def _start(shape: OrgShape, args: argparse.Namespace) -> datetime:
     return start
 
 
-def _load(store: Store, shape: OrgShape) -> tuple[int, dict[str, date], int]:
+def _load(store: Store, shape: OrgShape) -> tuple[int, dict[str, date], dict[str, Persona]]:
+    """The loaded connection, the drifting reps' drift starts and every rep's persona,
+    both by CRM id."""
     org = BenchOrg(shape)
     connection_id = load_whole_org(store, org)
     settle(store)
@@ -126,8 +129,8 @@ def _load(store: Store, shape: OrgShape) -> tuple[int, dict[str, date], int]:
         for truth in org.org.truth
         if truth.drifts and truth.drift_start is not None and truth.user_id in ids
     }
-    misses = sum(1 for truth in org.org.truth if truth.missed_quota)
-    return connection_id, causes, misses
+    personas = {ids[t.user_id]: t.persona for t in org.org.truth if t.user_id in ids}
+    return connection_id, causes, personas
 
 
 def _rules(store: Store) -> list[VersionedRule]:
@@ -156,7 +159,13 @@ def _time(
 
 
 def _print(
-    backend: str, size: Size, seed: int, backtest: Backtest, timing: Timing, *, truth_misses: int
+    backend: str,
+    size: Size,
+    seed: int,
+    backtest: Backtest,
+    timing: Timing | None,
+    *,
+    personas: dict[str, Persona],
 ) -> None:
     scores = backtest.scores
     steps = len(backtest.replay.steps)
@@ -164,14 +173,15 @@ def _print(
         f"\n=== {backend}, {size.label}, seed {seed}: {steps} weekly evaluations from "
         f"{backtest.start:%Y-%m-%d}"
     )
-    print(
-        f"rep-quarters scored {scores.pack.rep_periods}, missed {scores.pack.misses} "
-        f"(generator: {truth_misses} reps miss their final quarter)"
-    )
+    print(f"rep-quarters scored {scores.pack.rep_periods}, missed {scores.pack.misses}")
+    print(_by_persona(backtest, personas))
     print(f"{'rule':<28}{'recall':>8}{'prec.':>8}{'c.rec.':>8}{'c.prec.':>8}{'lead d':>8}"
           f"{'find/mw':>9}{'tasks/mw':>9}")  # fmt: skip
     for score in (scores.pack, *scores.rules):
         print(_row(score))
+    if timing is None:
+        sys.stdout.flush()
+        return
     print(
         f"time: replay {timing.replay:.2f} s, step by step {timing.step_by_step:.2f} s, "
         f"{steps} live evaluations {timing.live:.2f} s -> replay / live "
@@ -179,6 +189,37 @@ def _print(
         f"{timing.step_by_step / timing.live:.2f}x"
     )
     sys.stdout.flush()
+
+
+def _by_persona(backtest: Backtest, personas: dict[str, Persona]) -> str:
+    """Per persona: rep-quarters, misses, and how many of each the pack flagged for
+    coaching; coaching tasks about the persona's reps per rep-week. Unlucky reps' misses
+    are the ones no activity rule should be blamed for catching or not; a task about a
+    noisy or steady rep is a false alarm."""
+    scores = backtest.scores
+    flagged = {flag.outcome for flag in scores.pack_flags}
+    tasks: dict[str, int] = {}
+    rep_weeks: dict[str, int] = {}
+    for step in backtest.replay.steps:
+        for rep in step.reps:
+            persona = personas.get(rep.crm_id, "other")
+            rep_weeks[persona] = rep_weeks.get(persona, 0) + 1
+        for task in step.plan.of_type(CreateCoachingTask):
+            persona = personas.get(task.subject_key.rep_crm_id, "other")
+            tasks[persona] = tasks.get(persona, 0) + 1
+    lines = [f"{'persona':<12}{'rep-q':>7}{'flagged':>9}{'missed':>8}{'flagged':>9}"
+             f"{'tasks/rep-week':>16}"]  # fmt: skip
+    for persona in ("drifting", "steady", "noisy", "unlucky", "ramping", "other"):
+        mine = [o for o in scores.outcomes if personas.get(o.rep_crm_id, "other") == persona]
+        if not mine and not rep_weeks.get(persona):
+            continue
+        missed = [o for o in mine if scores.missed(o)]
+        weekly = tasks.get(persona, 0) / max(rep_weeks.get(persona, 0), 1)
+        lines.append(
+            f"{persona:<12}{len(mine):>7}{sum(o in flagged for o in mine):>9}{len(missed):>8}"
+            f"{sum(o in flagged for o in missed):>9}{weekly:>16.2f}"
+        )
+    return "\n".join(lines)
 
 
 def _row(score: Score) -> str:
@@ -204,7 +245,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--quarters", type=int, default=None, help="replay the last N complete quarters instead"
     )
-    parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--runs", type=int, default=2, help="timing rounds (0: scores only)")
     parser.add_argument("--deal-scale", type=float, default=1.0)
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
     return parser

@@ -79,9 +79,15 @@ class Scratch:
     _live: dict[tuple[str, SubjectKey], LiveFinding] = field(default_factory=dict)
     _tasks: list[TaskRecord] = field(default_factory=list)
     _next_id: int = 1
+    #: The live findings a coaching task has been created for since they opened.
+    _coached: set[tuple[str, SubjectKey]] = field(default_factory=set)
 
     def live(self) -> list[LiveFinding]:
         return sorted(self._live.values(), key=lambda finding: int(finding.id))
+
+    def coached(self) -> frozenset[tuple[str, SubjectKey]]:
+        """(rule, subject) of the live findings someone has been given a task about."""
+        return frozenset(self._coached)
 
     def history(self, as_of: datetime) -> CoachingHistory:
         """As :func:`service.store.findings.coaching_history` reads it from the outbox."""
@@ -109,15 +115,18 @@ class Scratch:
                     plan.as_of,
                 )  # fmt: skip
                 self._next_id += 1
+                self._coached.discard(key)
             elif isinstance(intent, KeepFinding | EscalateFinding):
                 known = self._live.get(key)
                 if known is not None:
                     self._live[key] = replace(known, severity=intent.severity)
             elif isinstance(intent, ResolveFinding):
                 self._live.pop(key, None)
+                self._coached.discard(key)
             elif isinstance(intent, CreateCoachingTask):
                 record = TaskRecord(plan.as_of, intent.rule_key, key[1], intent.budget_owner_crm_id)
                 self._tasks.append(record)
+                self._coached.add(key)
 
 
 class _KnownReps:
@@ -152,12 +161,14 @@ def _subject(intent: object) -> SubjectKey:
 @dataclass(frozen=True, slots=True)
 class Step:
     """One replayed evaluation: its moment, its plan, the people it knew then, and the
-    (rule, subject) of every finding live once its plan was applied."""
+    (rule, subject) of every finding live once its plan was applied, and of those that
+    someone has had a coaching task about."""
 
     as_of: datetime
     plan: Plan
     reps: tuple[RepProfile, ...]
     live: frozenset[tuple[str, SubjectKey]]
+    coached: frozenset[tuple[str, SubjectKey]] = frozenset()
 
 
 class Replay:
@@ -185,7 +196,8 @@ class Replay:
         )
         self.scratch.apply(plan)
         live = frozenset((f.rule_key, f.subject) for f in self.scratch.live())
-        self.steps.append(Step(as_of, plan, tuple(known.reps()), live))
+        coached = self.scratch.coached() & live
+        self.steps.append(Step(as_of, plan, tuple(known.reps()), live, coached))
         return plan
 
     def opened(self) -> dict[str, list[tuple[datetime, SubjectKey]]]:

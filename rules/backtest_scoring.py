@@ -4,8 +4,10 @@ The unit scored is a **rep-period**: one rep's quota period that ended inside th
 replay. It ended in a **miss** when the rep's won amount fell short of ``miss_below``
 times the quota. A rule **flagged** it when, at some step strictly inside the period,
 the rep had a live finding of that rule (about the rep or one of the rep's deals): a
-warning while there was still time to act. The pack flags a rep-period when any rule
-does. From these:
+warning while there was still time to act. The pack flags a rep-period **for coaching**
+when, at such a step, the rep had a live finding someone had been given a coaching task
+about: the warning a manager really received, after budgets and cadence, rather than
+every finding any rule held. From these:
 
 * **recall**: flagged misses / misses (the misses the rules warned about);
 * **precision**: flagged misses / flagged rep-periods (warnings that were needed); and,
@@ -104,6 +106,7 @@ class Scores:
     flags: tuple[Flag, ...]
     outcomes: tuple[QuotaOutcome, ...]
     miss_below: float
+    pack_flags: tuple[Flag, ...] = ()
 
     def missed(self, outcome: QuotaOutcome) -> bool:
         return _missed(outcome, self.miss_below)
@@ -122,9 +125,10 @@ def score(
         o for o in outcomes if o.attainment is not None and _inside(o, steps)
     )  # fmt: skip
     live = [{(rule_key, subject.rep_crm_id) for rule_key, subject in step.live} for step in steps]
+    coached = [{(PACK, subject.rep_crm_id) for _, subject in step.coached} for step in steps]
     rule_keys = sorted({key for step in steps for key in step.plan.scorecard.rule_keys})
     flags = [flag for key in rule_keys for flag in _flags(key, scored, steps, live)]
-    pack_flags = _first_flags(PACK, [replace_key(flag, PACK) for flag in flags])
+    pack_flags = _flags(PACK, scored, steps, coached)
     load = _load(steps)
     by_rule = [
         _score(key, scored, [f for f in flags if f.rule_key == key], load.get(key),
@@ -132,11 +136,7 @@ def score(
         for key in rule_keys
     ]  # fmt: skip
     pack = _score(PACK, scored, pack_flags, load.get(PACK), miss_below=miss_below, causes=causes)
-    return Scores(pack, tuple(by_rule), tuple(flags), scored, miss_below)
-
-
-def replace_key(flag: Flag, key: str) -> Flag:
-    return Flag(key, flag.outcome, flag.first_at)
+    return Scores(pack, tuple(by_rule), tuple(flags), scored, miss_below, tuple(pack_flags))
 
 
 _DAY = timedelta(days=1)
@@ -171,15 +171,6 @@ def _flags(
                 found.append(Flag(rule_key, outcome, step.as_of))
                 break
     return found
-
-
-def _first_flags(key: str, flags: Sequence[Flag]) -> list[Flag]:
-    first: dict[QuotaOutcome, Flag] = {}
-    for flag in flags:
-        known = first.get(flag.outcome)
-        if known is None or flag.first_at < known.first_at:
-            first[flag.outcome] = flag
-    return list(first.values())
 
 
 @dataclass(frozen=True, slots=True)

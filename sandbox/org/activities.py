@@ -2,13 +2,15 @@
 
 Assumptions: reps work Monday-Friday except company holidays and their own leave; on a
 weekend a rep sends an email or two about one day in eight and does nothing else. Daily
-counts are Poisson around the rep's baseline (drifting reps' calls and meetings slide to
-their floor from the drift start). Times fall in local working hours: calls 08:30-17:30,
-emails 07:30-19:00, meetings on the half hour 09:00-16:30, tasks and notes during the day.
-A share of each kind concerns one of the rep's workable open deals (calls 35%, emails 50%,
-meetings 65%, tasks 50%, notes 60%): deals from the day after creation to the day before
-they close, never after a stall; one deal in ten also goes quiet for 15-30 days at some
-point (a busy customer, a holiday), so a quiet deal alone does not mean drift.
+counts are Poisson around the rep's baseline times their level that day (a new hire's
+ramp-up, a drifting rep's calls and meetings sliding to their floor from the drift start,
+a noisy rep's bad days: :meth:`.people.RepProfile.level`). Times fall in local working
+hours: calls 08:30-17:30, emails 07:30-19:00, meetings on the half hour 09:00-16:30, tasks
+and notes during the day. Logging is sparse, as in real CRMs: only a share of each kind is
+linked to one of the rep's workable open deals (calls 25%, emails 35%, meetings 55%, tasks
+and notes 40%): deals from the day after creation to the day before they close, never
+after a stall; one deal in four also goes quiet for 15-30 days at some point (a busy
+customer, a holiday), so a quiet deal alone does not mean drift.
 Deal-originating meetings come from :mod:`.deals`. Calls connect 32% of the time (a few
 minutes, lognormal), go to voicemail 33%, ring out 30%, are busy 5%; 8% of meetings are
 no-shows. Tasks are open when due in the last week (40%), when a drifting rep let them
@@ -39,7 +41,7 @@ MEETING_LENGTHS = (1800, 1800, 2700, 3600)
 _T = TypeVar("_T")
 NO_SHOW_SHARE = 0.08
 #: Share of deals (long enough) that go 15-30 days without any activity at some point.
-QUIET_SHARE = 0.1
+QUIET_SHARE = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,21 +148,20 @@ class _RepDay:
 
 def _workday(rows: list[Row], rng: random.Random, today: _RepDay) -> None:
     profile, day, base, pool = today.profile, today.day, today.base, today.pool
-    drift = profile.drift
-    calls = profile.calls * (drift.factor("calls", day) if drift else 1.0)
-    meetings = profile.meetings * (drift.factor("meetings", day) if drift else 1.0)
+    calls = profile.calls * profile.level("calls", day)
+    meetings = profile.meetings * profile.level("meetings", day)
     uid = profile.user_id
     for _ in range(poisson(rng, calls)):
-        deal_id, subject = _about(rng, pool, 0.35, "Call with {}", CALL_SUBJECTS)
+        deal_id, subject = _about(rng, pool, 0.25, "Call with {}", CALL_SUBJECTS)
         outcome, duration = _call_result(rng)
         at = base + timedelta(seconds=_between(rng, 30600, 63000))
         rows.append(("call", uid, at, deal_id, subject, outcome, duration, "completed"))
-    for _ in range(poisson(rng, profile.emails)):
-        deal_id, subject = _about(rng, pool, 0.5, "Email: {}", EMAIL_SUBJECTS)
+    for _ in range(poisson(rng, profile.emails * profile.level("emails", day))):
+        deal_id, subject = _about(rng, pool, 0.35, "Email: {}", EMAIL_SUBJECTS)
         at = base + timedelta(seconds=_between(rng, 27000, 68400))
         rows.append(("email", uid, at, deal_id, subject, None, None, "completed"))
     for _ in range(poisson(rng, meetings / (1 - NO_SHOW_SHARE))):
-        deal_id, subject = _about(rng, pool, 0.65, "Meeting with {}", MEETING_SUBJECTS)
+        deal_id, subject = _about(rng, pool, 0.55, "Meeting with {}", MEETING_SUBJECTS)
         outcome = "No show" if rng.random() < NO_SHOW_SHARE else "Held"
         at = base + timedelta(seconds=32400 + 1800 * int(rng.random() * 16))
         length = _pick(rng, MEETING_LENGTHS)
@@ -169,16 +170,16 @@ def _workday(rows: list[Row], rng: random.Random, today: _RepDay) -> None:
 
 
 def _tasks_and_notes(rows: list[Row], rng: random.Random, today: _RepDay) -> None:
-    profile, base, pool = today.profile, today.base, today.pool
+    profile, base, pool, day = today.profile, today.base, today.pool, today.day
     uid = profile.user_id
-    open_share = _open_task_share(profile, today.day, today.ctx)
-    for _ in range(poisson(rng, profile.tasks)):
-        deal_id, subject = _about(rng, pool, 0.5, "Follow up: {}", TASK_SUBJECTS)
+    open_share = _open_task_share(profile, day, today.ctx)
+    for _ in range(poisson(rng, profile.tasks * profile.level("tasks", day))):
+        deal_id, subject = _about(rng, pool, 0.4, "Follow up: {}", TASK_SUBJECTS)
         at = base + timedelta(seconds=_between(rng, 28800, 64800))
         status: ActivityStatus = "open" if rng.random() < open_share else "completed"
         rows.append(("task", uid, at, deal_id, subject, None, None, status))
-    for _ in range(poisson(rng, profile.notes)):
-        deal_id, subject = _about(rng, pool, 0.6, "Notes: {}", NOTE_SUBJECTS)
+    for _ in range(poisson(rng, profile.notes * profile.level("notes", day))):
+        deal_id, subject = _about(rng, pool, 0.4, "Notes: {}", NOTE_SUBJECTS)
         at = base + timedelta(seconds=_between(rng, 32400, 66600))
         rows.append(("note", uid, at, deal_id, subject, None, None, "completed"))
 

@@ -10,6 +10,7 @@ their drift start they settle for a token 6-10% of pace, win half their decision
 short of that and 2% after it, and far fewer of the deals above their median size (those
 need attention they no longer give), so deals slip instead. That is how the
 leading-indicator decline turns into a missed quarter and into repeated close-date pushes.
+An unlucky rep wins each decision only 45-65% as often as this, however hard they push.
 A slipped deal's close date moves 10-35 days out and it is decided again around then;
 decisions due after the cutoff leave the deal open in negotiation.
 """
@@ -82,7 +83,7 @@ def _outcome(
         # big deals need the attention a drifting rep no longer gives
         win *= min(1.0, owner.median_amount / float(plan.amount)) ** 2
     else:
-        win = _clamp(0.5 + WIN_GAIN * gap, WIN_RANGE)
+        win = _clamp(0.5 + WIN_GAIN * gap, WIN_RANGE) * owner.luck
     slip = _clamp(0.45 - gap, SLIP_RANGE)
     draw = plan.rng.random()
     if draw < win:

@@ -127,12 +127,8 @@ def create_deals(profile: RepProfile, ctx: SimContext, first_seq: int) -> list[D
 
 
 def _daily_rate(profile: RepProfile, day: date) -> float:
-    rate = profile.deals_per_day
-    if profile.ramping:  # a new rep builds up to full pipeline generation over ~2 months
-        rate *= min(1.0, (day - profile.start).days / 60)
-    if profile.drift is not None:
-        rate *= profile.drift.factor("pipeline_created", day)
-    return rate
+    # a new hire builds up to full pipeline generation, a drifting rep may let it slide
+    return profile.deals_per_day * profile.level("pipeline_created", day)
 
 
 def _new_deal(

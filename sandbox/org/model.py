@@ -21,6 +21,10 @@ Role = Literal["VP Sales", "Sales Manager", "Account Executive"]
 StageCategory = Literal["open", "won", "lost"]
 ActivityKind = Literal["call", "email", "meeting", "task", "note"]
 ActivityStatus = Literal["completed", "open"]
+#: The kind of rep, as a real org has them (see :mod:`.people`): what really drives each
+#: rep's activity and results, the answer key a backtest is scored against.
+Persona = Literal["steady", "drifting", "noisy", "unlucky", "ramping"]
+PERSONAS: tuple[Persona, ...] = ("steady", "drifting", "noisy", "unlucky", "ramping")
 QualificationValue = str | bool | date | None
 
 #: The leading indicators a drifting rep can decline on, in canonical order.
@@ -48,6 +52,8 @@ class OrgSpec:
     drift_share: float = 0.25
     as_of: date = date(2026, 11, 20)
     deal_scale: float = 1.0
+    noisy_share: float = 0.15
+    unlucky_share: float = 0.1
 
     def __post_init__(self) -> None:
         # Drift starts 6-12 weeks before as_of and needs a baseline before it.
@@ -55,8 +61,16 @@ class OrgSpec:
             raise ValueError("months must be at least 3")
         if self.managers < 1 or self.reps < self.managers:
             raise ValueError("need at least one manager and one rep per manager")
-        if not 0.0 <= self.drift_share <= 1.0:
-            raise ValueError("drift_share must be within 0..1")
+        shares = {
+            "drift_share": self.drift_share,
+            "noisy_share": self.noisy_share,
+            "unlucky_share": self.unlucky_share,
+        }
+        for name, share in shares.items():
+            if not 0.0 <= share <= 1.0:
+                raise ValueError(f"{name} must be within 0..1")
+        if sum(shares.values()) > 1.0:
+            raise ValueError("drift_share, noisy_share and unlucky_share must add up to 1 or less")
         if self.deal_scale <= 0:
             raise ValueError("deal_scale must be positive")
 
@@ -173,6 +187,7 @@ class RepTruth:
     """What really happened to a rep: the answer key a drift detector is scored against."""
 
     user_id: str
+    persona: Persona
     drifts: bool
     drift_start: date | None
     drifting_indicators: tuple[str, ...]

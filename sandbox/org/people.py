@@ -4,7 +4,18 @@ A VP at the top, one manager per team reporting to the VP, reps split as evenly 
 across teams. Two wrinkles every real org has (only when there are 4+ reps): one rep joined
 45-85 days ago and is still ramping, and the rep they replaced left the day before they
 started; the leaver's deals past qualification move to the newcomer, the rest are closed
-lost (see :mod:`.timeline`).
+lost (see :mod:`.timeline`). Orgs of 24+ reps also hire into open headcount through the
+history: one more new hire per 12 reps, starting on any working day from a month into the
+history to 45 days before its end.
+
+Every other active rep has a persona (:data:`.model.Persona`), drawn at random in the
+shares the spec sets: **drifting** reps disengage from a date and stay low (see
+:mod:`.drift_plan`); **noisy** reps have isolated bad days (one working day in ten at 15%
+of their usual activity) and take two to three more weeks of leave a year than others, but
+never drift; **unlucky** reps work as much as anyone and convert worse (stage conversions
+10% lower, each decision won 45-65% as often), against a quota set for normal conversion;
+**steady** reps are the rest. New hires' activity and pipeline build up from 30% to full
+over their first 60 days.
 
 Per-rep baselines differ, as they do between real reps: calls 9.5-18.5 a working day,
 emails 7-14, meetings held 1.1-2.3 (plus the meetings that originate deals), tasks 1-3 and
@@ -20,7 +31,7 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from .drift_plan import DriftPlan, drift_count, plan_drift
-from .model import OrgSpec, Role, Team, User
+from .model import OrgSpec, Persona, Role, Team, User
 from .names import (
     ACCOUNT_INDUSTRIES,
     ACCOUNT_PREFIXES,
@@ -33,6 +44,14 @@ from .names import (
 from .workdays import history_start, next_workday, workdays
 
 ACCOUNTS_PER_REP = 40
+#: Reps per extra new hire in orgs of at least this many reps.
+REPS_PER_HIRE = 12
+#: A noisy rep's bad days: the share of working days, and the activity left on them.
+BAD_DAY_SHARE, BAD_DAY_LEVEL = 0.1, 0.15
+#: A new hire's activity starts at this share of their own level and is full after RAMP_DAYS.
+RAMP_FLOOR, RAMP_DAYS = 0.3, 60
+#: An unlucky rep's stage conversions are this share of normal.
+UNLUCKY_CONVERSION = 0.9
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +59,7 @@ class RepProfile:
     """Everything the deal and activity simulations need to know about one rep."""
 
     user_id: str
+    persona: Persona
     zone: str
     seed: int
     start: date
@@ -59,10 +79,25 @@ class RepProfile:
     accounts: tuple[str, ...]
     drift: DriftPlan | None
     successor: str | None
+    #: The share of decisions won compared with a rep of normal conversion (unlucky < 1).
+    luck: float = 1.0
+    bad_days: frozenset[date] = frozenset()
 
     def stream(self, name: str) -> random.Random:
         """An independent, reproducible random stream for one part of this rep's simulation."""
         return random.Random(f"{self.seed}:{name}")
+
+    def level(self, indicator: str, day: date) -> float:
+        """The multiplier on this rep's own baseline for ``indicator`` on ``day``: ramp-up,
+        drift and bad days together (1.0 on an ordinary day)."""
+        level = 1.0
+        if self.ramping:
+            level *= min(1.0, RAMP_FLOOR + (1 - RAMP_FLOOR) * (day - self.start).days / RAMP_DAYS)
+        if self.drift is not None:
+            level *= self.drift.factor(indicator, day)
+        if day in self.bad_days:
+            level *= BAD_DAY_LEVEL
+        return level
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,14 +122,15 @@ def build_people(spec: OrgSpec, master: random.Random) -> People:
     ]
     users = [_vp(names[0], start)]
     users += [_manager(t, names[1 + i], start, master, i) for i, t in enumerate(teams)]
-    slots = _rep_slots(spec, teams, master, start, wrinkles)
-    drifting = _drifting_ids(spec, slots, master)
+    slots = _hire_into_headcount(spec, _rep_slots(spec, teams, master, start, wrinkles), master)
+    personas = _personas(spec, slots, master)
     profiles: list[RepProfile] = []
     for slot in slots:
         user = _rep_user(slot, names[len(users)], len(users) + 1)
         users.append(user)
-        plan = plan_drift(master, spec.as_of) if slot.key in drifting else None
-        profiles.append(_profile(spec, master, user, slot, plan))
+        persona = personas.get(slot.key, "ramping" if slot.ramping else "steady")
+        plan = plan_drift(master, start, spec.as_of) if persona == "drifting" else None
+        profiles.append(_profile(spec, master, user, slot, persona, plan))
     return People(tuple(users), tuple(teams), tuple(_link_successor(profiles)))
 
 
@@ -131,20 +167,55 @@ def _rep_slots(
     return slots
 
 
-def _drifting_ids(spec: OrgSpec, slots: list[_Slot], master: random.Random) -> set[int]:
-    """Active, non-ramping reps chosen to drift; the count follows ``spec.drift_share``."""
+def _hire_into_headcount(spec: OrgSpec, slots: list[_Slot], master: random.Random) -> list[_Slot]:
+    """Turn one settled rep per :data:`REPS_PER_HIRE` into a hire made during the history."""
+    if spec.reps < 2 * REPS_PER_HIRE:
+        return slots
+    first = history_start(spec.as_of, spec.months) + timedelta(days=30)
+    span = (spec.as_of - timedelta(days=45) - first).days
+    if span <= 0:
+        return slots
+    settled = [slot.key for slot in slots if slot.end is None and not slot.ramping]
+    hires = set(master.sample(settled, spec.reps // REPS_PER_HIRE - 1))
+    return [
+        replace(slot, start=next_workday(first + timedelta(days=master.randrange(span))),
+                ramping=True, senior=False)
+        if slot.key in hires else slot
+        for slot in slots
+    ]  # fmt: skip
+
+
+def _personas(spec: OrgSpec, slots: list[_Slot], master: random.Random) -> dict[int, Persona]:
+    """Personas of the settled active reps, in the shares the spec sets; the rest steady."""
     eligible = [slot.key for slot in slots if slot.end is None and not slot.ramping]
-    count = min(drift_count(spec.reps, spec.drift_share), len(eligible))
-    return set(master.sample(eligible, count))
+    master.shuffle(eligible)
+    counts: list[tuple[Persona, int]] = [
+        ("drifting", drift_count(spec.reps, spec.drift_share)),
+        ("noisy", round(spec.reps * spec.noisy_share)),
+        ("unlucky", round(spec.reps * spec.unlucky_share)),
+    ]
+    personas: dict[int, Persona] = {}
+    for persona, count in counts:
+        for key in eligible[len(personas) : len(personas) + count]:
+            personas[key] = persona
+    return personas
 
 
-def _profile(
-    spec: OrgSpec, master: random.Random, user: User, slot: _Slot, plan: DriftPlan | None
+def _profile(  # noqa: PLR0917 - one call site, each argument a different kind
+    spec: OrgSpec,
+    master: random.Random,
+    user: User,
+    slot: _Slot,
+    persona: Persona,
+    plan: DriftPlan | None,
 ) -> RepProfile:
     rng = random.Random(master.getrandbits(64))
     scale = spec.deal_scale
+    noisy = persona == "noisy"
+    unlucky = persona == "unlucky"
     return RepProfile(
         user_id=user.id,
+        persona=persona,
         zone=slot.zone,
         seed=rng.getrandbits(64),
         start=slot.start,
@@ -160,10 +231,12 @@ def _profile(
         speed=rng.uniform(0.75, 1.3),
         quality=rng.uniform(0.93, 1.07),
         aim=rng.uniform(0.92, 1.05),
-        pto=_pto(rng, spec),
+        pto=_pto(rng, spec, extra_weeks=rng.randint(2, 3) if noisy else 0),
         accounts=_accounts(rng),
         drift=plan,
         successor=None,
+        luck=rng.uniform(0.45, 0.65) if unlucky else 1.0,
+        bad_days=_bad_days(rng, spec) if noisy else frozenset(),
     )
 
 
@@ -184,15 +257,25 @@ def _link_successor(profiles: list[RepProfile]) -> list[RepProfile]:
     ]
 
 
-def _pto(rng: random.Random, spec: OrgSpec) -> frozenset[date]:
-    """About two blocks of 3-5 working days of leave a year."""
+def _pto(rng: random.Random, spec: OrgSpec, extra_weeks: int = 0) -> frozenset[date]:
+    """About two blocks of 3-5 working days of leave a year, and ``extra_weeks`` more
+    blocks of a working week a year."""
     first = history_start(spec.as_of, spec.months)
     days = workdays(first, spec.as_of)
     leave: set[date] = set()
     for _ in range(max(1, round(2 * spec.months / 12))):
         begin = rng.randrange(len(days))
         leave.update(days[begin : begin + rng.randint(3, 5)])
+    for _ in range(round(extra_weeks * spec.months / 12)):
+        begin = rng.randrange(len(days))
+        leave.update(days[begin : begin + 5])
     return frozenset(leave)
+
+
+def _bad_days(rng: random.Random, spec: OrgSpec) -> frozenset[date]:
+    """Isolated working days with little activity: a sick day, a day of internal meetings."""
+    days = workdays(history_start(spec.as_of, spec.months), spec.as_of)
+    return frozenset(day for day in days if rng.random() < BAD_DAY_SHARE)
 
 
 def _accounts(rng: random.Random) -> tuple[str, ...]:

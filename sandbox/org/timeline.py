@@ -1,7 +1,9 @@
 """Moving a deal through the open stages until it is lost, stalls, or reaches a decision.
 
 Assumptions: time in each stage is lognormal (sigma 0.5) around the stage's median scaled by
-the rep's speed, so most stages take days to a couple of weeks and a few take much longer;
+the rep's speed, so most stages take days to a couple of weeks; 15% of stage visits get
+stuck waiting on the customer and last a Pareto-distributed multiple of that (alpha 1.5:
+heavy-tailed, as real stage durations are, so an old deal alone says little about its rep);
 stage moves happen in working hours on working days. Early stages lose more deals than late
 ones (conversion 75%, 80%, 85%, 88% out of qualify..proposal, times the rep's quality, and
 15% lower for deals a drifting rep qualified sloppily). When a deal outlives its close date
@@ -19,10 +21,12 @@ from datetime import datetime, timedelta
 
 from .deals import STAGE_DAYS, DealPlan, SimContext, money, work_instant
 from .model import OPEN_STAGE_KEYS, STAGE_BY_KEY, DealChange
-from .people import RepProfile
+from .people import UNLUCKY_CONVERSION, RepProfile
 from .workdays import local_day, local_midnight_utc, next_workday
 
 CONVERSIONS: tuple[float, ...] = (0.75, 0.80, 0.85, 0.88)
+#: The share of stage visits that get stuck, and the Pareto tail of how long they stay.
+STUCK_SHARE, STUCK_ALPHA = 0.15, 1.5
 SLOPPY_PENALTY = 0.85
 #: A deal closed within this many days after its close date is closed, not pushed first.
 PUSH_GRACE_DAYS = 3
@@ -46,7 +50,10 @@ def run_timeline(plan: DealPlan, ctx: SimContext, successors: dict[str, RepProfi
 
 
 def stage_exit(plan: DealPlan, entered: datetime, index: int) -> datetime:
-    days = STAGE_DAYS[index] * plan.owner.speed * plan.rng.lognormvariate(0.0, 0.5)
+    rng = plan.rng
+    days = STAGE_DAYS[index] * plan.owner.speed * rng.lognormvariate(0.0, 0.5)
+    if rng.random() < STUCK_SHARE:  # waiting on the customer: legal, budget, a reorg
+        days *= rng.paretovariate(STUCK_ALPHA)
     return later_workday(plan, entered, round(days))
 
 
@@ -128,7 +135,10 @@ def close_plan(plan: DealPlan, at: datetime, key: str) -> None:
 
 
 def _conversion(plan: DealPlan, index: int) -> float:
-    rate = CONVERSIONS[index] * plan.creator.quality
+    creator = plan.creator
+    rate = CONVERSIONS[index] * creator.quality
+    if creator.persona == "unlucky":
+        rate *= UNLUCKY_CONVERSION
     return rate * SLOPPY_PENALTY if plan.sloppy else rate
 
 

@@ -65,6 +65,7 @@ def _rep_truth(
     drift = profile.drift
     return RepTruth(
         user_id=profile.user_id,
+        persona=profile.persona,
         drifts=drift is not None,
         drift_start=drift.start if drift else None,
         drifting_indicators=drift.indicators if drift else (),

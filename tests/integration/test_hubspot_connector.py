@@ -144,7 +144,7 @@ def test_oauth_tokens_are_renewed_ahead_of_expiry_not_after_a_401(sandbox: Sandb
 def test_an_oauth_token_that_dies_early_is_renewed_and_the_read_completes(
     sandbox: Sandbox, portal: Portal
 ):
-    portal.faults.configure(FaultConfig(token_ttl_calls=4))
+    portal.faults.configure(FaultConfig(token_ttl_calls=2))
     hubspot = connector(portal, auth=_oauth(sandbox))
     assert _ids(_read(hubspot, "calls")[0]) == _live(portal, "calls")
     assert portal.statuses().get("401", 0) > 0

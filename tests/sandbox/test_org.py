@@ -26,6 +26,7 @@ from sandbox.org import (
     Deal,
     OrgSpec,
     SalesOrg,
+    User,
     generate_org,
 )
 
@@ -153,25 +154,33 @@ def test_users_have_unique_ids_emails_and_real_time_zones(small_org: SalesOrg):
         assert user.email.endswith(".example")
 
 
-def test_one_rep_is_ramping_and_one_has_left(small_org: SalesOrg):
-    ramping = [r for r in small_org.reps if r.start_date > small_org.history_start]
-    assert len(ramping) == 1
-    assert 0 < (SMALL.as_of - ramping[0].start_date).days <= 90
+def _successor(org: SalesOrg) -> User:
+    """The newcomer who took over the leaver's later-stage deals."""
+    newcomers = {r.id: r for r in org.reps if r.start_date > org.history_start}
+    heirs = {d.owner_id for d in org.deals if d.owner_id in newcomers
+             and d.created_at.date() < newcomers[d.owner_id].start_date}  # fmt: skip
+    assert len(heirs) == 1
+    return newcomers[heirs.pop()]
+
+
+def test_one_rep_replaced_a_leaver_and_the_org_hires_one_more_per_12_reps(small_org: SalesOrg):
+    newcomers = [r for r in small_org.reps if r.start_date > small_org.history_start]
+    assert len(newcomers) == SMALL.reps // 12
+    successor = _successor(small_org)
+    assert 0 < (SMALL.as_of - successor.start_date).days <= 90
     leavers = [r for r in small_org.reps if not r.is_active]
     assert len(leavers) == 1
-    assert leavers[0].team_id == ramping[0].team_id
+    assert leavers[0].team_id == successor.team_id
+    personas = {t.user_id: t.persona for t in small_org.truth}
+    assert {personas[r.id] for r in newcomers} == {"ramping"}
 
 
 def test_the_leaver_keeps_no_open_deals_and_logs_nothing_after_leaving(small_org: SalesOrg):
     leaver = next(r for r in small_org.reps if not r.is_active)
-    successor = next(r for r in small_org.reps if r.start_date > small_org.history_start)
+    successor = _successor(small_org)
     assert all(d.is_closed for d in small_org.deals_of(leaver.id))
     last_activity = max(a.occurred_at for a in small_org.activities_of(leaver.id))
     assert last_activity.date() < successor.start_date
-    inherited = [
-        d for d in small_org.deals_of(successor.id) if d.created_at.date() < successor.start_date
-    ]
-    assert inherited, "the successor inherits the leaver's later-stage deals"
 
 
 # ---------------------------------------------------------------- deals
@@ -357,16 +366,25 @@ def test_the_share_of_drifting_reps_follows_the_spec(reps: int, share: float, ex
     assert sum(t.drifts for t in generate_org(spec).truth) == expected
 
 
-def test_drift_starts_on_a_monday_six_to_twelve_weeks_before_as_of(org: SalesOrg):
+def test_drift_starts_on_a_monday_after_a_baseline_and_before_the_last_six_weeks(org: SalesOrg):
     drifting = [t for t in org.truth if t.drifts]
     assert drifting
     for truth in drifting:
+        assert truth.persona == "drifting"
         assert truth.drift_start is not None
         assert truth.drift_start.weekday() == 0
-        assert 42 <= (org.spec.as_of - truth.drift_start).days <= 84
+        assert truth.drift_start >= org.history_start + timedelta(weeks=20)
+        assert (org.spec.as_of - truth.drift_start).days >= 42
         assert truth.drifting_indicators
         assert set(truth.drifting_indicators) <= set(INDICATORS)
         assert {"calls", "meetings"} & set(truth.drifting_indicators)
+
+
+def test_a_history_too_short_for_a_baseline_keeps_drift_six_to_twelve_weeks_back():
+    org = generate_org(OrgSpec(months=4, deal_scale=0.05))
+    starts = [t.drift_start for t in org.truth if t.drift_start is not None]
+    assert starts
+    assert all(42 <= (org.spec.as_of - start).days <= 84 for start in starts)
 
 
 def test_drifting_reps_make_clearly_fewer_calls_and_meetings_after_drift_start(org: SalesOrg):

@@ -8,6 +8,7 @@ import pytest
 
 from rules.backtest import Replay
 from rules.backtest_scoring import PACK, QuotaOutcome, activity_chain, score
+from rules.evaluation import EvaluationSettings
 from rules.fake_source import FakeMetricSource
 from rules.metrics import SubjectKey
 from tests.unit.rules_support import BASE_DOCUMENT, manager, rep, rule
@@ -17,9 +18,11 @@ Q2 = (date(2024, 4, 1), date(2024, 6, 30))
 REPS = [manager(), rep("r1"), rep("r2"), rep("r3"), rep("r4")]
 
 
-def _replay(weeks: dict[str, list[int]], first_step: int = 4) -> Replay:
+def _replay(
+    weeks: dict[str, list[int]], first_step: int = 4, settings: EvaluationSettings | None = None
+) -> Replay:
     """Weekly steps over the calls of each rep (newest last), the calls rule only."""
-    replay = Replay([rule()])
+    replay = Replay([rule()], settings)
     length = len(next(iter(weeks.values())))
     for step in range(first_step, length + 1):
         series = {SubjectKey(r): calls[:step] for r, calls in weeks.items()}
@@ -55,6 +58,20 @@ def test_a_warned_miss_counts_for_recall_precision_and_lead():
     assert pack.findings_per_manager_week == pytest.approx(1 / 7)
     assert pack.tasks_per_manager_week == pytest.approx(4 / 7)
     assert pack.rule_key == PACK
+
+
+def test_the_pack_flags_only_what_reached_a_manager_as_a_task():
+    weeks = {"r1": SLIPPING, "r2": SLIPPING, "r3": STEADY, "r4": STEADY}
+    outcomes = [_outcome("r1", 50), _outcome("r2", 50), _outcome("r3", 100)]
+
+    scores = score(_replay(weeks, settings=EvaluationSettings(weekly_task_budget=0)).steps,
+                   outcomes)  # fmt: skip
+    (calls,) = scores.rules
+    assert (calls.flagged, scores.pack.flagged, scores.pack.recall) == (2, 0, 0.0)
+
+    one_a_week = _replay(weeks, settings=EvaluationSettings(weekly_task_budget=1))
+    assert score(one_a_week.steps, outcomes).pack.flagged == 2  # r2's task came a week later
+    assert one_a_week.steps[0].coached < one_a_week.steps[0].live
 
 
 def test_a_miss_below_threshold_and_periods_outside_the_replay_are_not_scored():
