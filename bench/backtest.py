@@ -176,7 +176,7 @@ def _print(
     print(f"rep-quarters scored {scores.pack.rep_periods}, missed {scores.pack.misses}")
     print(_by_persona(backtest, personas))
     print(f"{'rule':<28}{'recall':>8}{'prec.':>8}{'c.rec.':>8}{'c.prec.':>8}{'lead d':>8}"
-          f"{'find/mw':>9}{'tasks/mw':>9}")  # fmt: skip
+          f"{'find/mw':>9}{'tasks/mw':>9}{'hyg/rw':>8}")  # fmt: skip
     for score in (scores.pack, *scores.rules):
         print(_row(score))
     if timing is None:
@@ -193,9 +193,9 @@ def _print(
 
 def _by_persona(backtest: Backtest, personas: dict[str, Persona]) -> str:
     """Per persona: rep-quarters, misses, and how many of each the pack flagged for
-    coaching; coaching tasks about the persona's reps per rep-week. Unlucky reps' misses
-    are the ones no activity rule should be blamed for catching or not; a task about a
-    noisy or steady rep is a false alarm."""
+    coaching; coaching tasks (not hygiene) about the persona's reps per rep-week.
+    Unlucky reps' misses are the ones no activity rule should be blamed for catching or
+    not; a task about a noisy or steady rep is a false alarm."""
     scores = backtest.scores
     flagged = {flag.outcome for flag in scores.pack_flags}
     tasks: dict[str, int] = {}
@@ -205,8 +205,9 @@ def _by_persona(backtest: Backtest, personas: dict[str, Persona]) -> str:
             persona = personas.get(rep.crm_id, "other")
             rep_weeks[persona] = rep_weeks.get(persona, 0) + 1
         for task in step.plan.of_type(CreateCoachingTask):
-            persona = personas.get(task.subject_key.rep_crm_id, "other")
-            tasks[persona] = tasks.get(persona, 0) + 1
+            if task.kind == "coaching":
+                persona = personas.get(task.subject_key.rep_crm_id, "other")
+                tasks[persona] = tasks.get(persona, 0) + 1
     lines = [f"{'persona':<12}{'rep-q':>7}{'flagged':>9}{'missed':>8}{'flagged':>9}"
              f"{'tasks/rep-week':>16}"]  # fmt: skip
     for persona in ("drifting", "steady", "noisy", "unlucky", "ramping", "other"):
@@ -228,6 +229,7 @@ def _row(score: Score) -> str:
         f"{score.rule_key:<28}{''.join(f'{share_text(s):>8}' for s in shares)}"
         f"{days_text(score.median_lead_days):>8}"
         f"{score.findings_per_manager_week:>9.2f}{score.tasks_per_manager_week:>9.2f}"
+        f"{score.hygiene_per_rep_week:>8.2f}"
     )
 
 

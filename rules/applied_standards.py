@@ -40,6 +40,10 @@ class References:
     team_median: float | None = None
     team_label: str = "all reps"
     own_baseline: float | None = None
+    #: The own baseline is the one a live finding opened against (not the trailing mean).
+    anchored: bool = False
+    #: A seasonal own baseline: the team median this period over its baseline mean.
+    season: float | None = None
     stage_median: float | None = None
     stage: str | None = None
     win_rate: float | None = None
@@ -124,7 +128,9 @@ def _reference(standard: Standard, refs: References) -> float | None:
     if standard.basis is Basis.TEAM_MEDIAN:
         return refs.team_median
     if standard.basis is Basis.OWN_BASELINE:
-        return refs.own_baseline
+        if refs.own_baseline is None or refs.season is None:
+            return refs.own_baseline
+        return refs.own_baseline * refs.season
     if standard.basis is Basis.STAGE_MEDIAN:
         return refs.stage_median
     ref = refs.win_rate
@@ -139,8 +145,15 @@ def _words(standard: Standard, refs: References) -> str:
     if standard.basis is Basis.TEAM_MEDIAN:
         return f"{k} x median of {refs.team_label} {_n(refs.team_median)}"
     if standard.basis is Basis.OWN_BASELINE:
-        periods = standard.baseline_periods
-        return f"{k} x own mean of the {periods} periods before the window {_n(refs.own_baseline)}"
+        if refs.anchored:
+            words = f"{k} x own level before the drift began {_n(refs.own_baseline)}"
+        else:
+            periods = standard.baseline_periods
+            words = f"{k} x own median of the {periods} periods before the window"
+            words += f" {_n(refs.own_baseline)}"
+        if refs.season is not None:
+            words += f" x {format_value(refs.season)} for the {refs.team_label}'s period"
+        return words
     if standard.basis is Basis.STAGE_MEDIAN:
         words = f"{k} x historical median days in stage {refs.stage or '?'}"
         return f"{words} {_n(refs.stage_median)}"
@@ -165,9 +178,20 @@ def ramp_factor(ramp: Ramp | None, rep: RepProfile, day: date) -> float | None:
 
 
 def own_baseline(values: Sequence[float | None], periods: int) -> float | None:
-    """Mean of the measured values among the last ``periods`` before the window."""
+    """Median of the measured values among the last ``periods`` before the window: a
+    week of leave or a holiday among them does not lower the rep's usual level."""
     recent = [value for value in values[-periods:] if value is not None] if periods else []
-    return fmean(recent) if recent else None
+    return median(recent) if recent else None
+
+
+def season(medians: Sequence[float | None], index: int, periods: int, lead: int) -> float | None:
+    """The team median of period ``index`` over its mean in the ``periods`` periods before
+    the window (which starts at ``lead``); None when either is unknown or the mean is 0."""
+    base = [m for m in medians[max(0, lead - periods) : lead] if m is not None]
+    now = medians[index]
+    if not base or now is None or fmean(base) <= 0:
+        return None
+    return now / fmean(base)
 
 
 class TeamMedians:

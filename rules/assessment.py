@@ -19,6 +19,7 @@ from rules.applied_standards import (
     choose_standard,
     own_baseline,
     ramp_factor,
+    season,
 )
 from rules.documents import RuleDocument, VersionedRule
 from rules.drift import Bounds, Verdict, judge
@@ -42,11 +43,16 @@ class PeriodPoint:
 
 @dataclass(frozen=True, slots=True)
 class Assessment:
+    """One subject judged; ``baseline`` is the own baseline its standard used (an own-
+    baseline standard only), ``anchored`` when that was a live finding's anchor."""
+
     rule: VersionedRule
     subject: SubjectKey
     rep: RepProfile
     points: tuple[PeriodPoint, ...]
     verdict: Verdict
+    baseline: float | None = None
+    anchored: bool = False
 
     @property
     def latest(self) -> PeriodPoint:
@@ -84,8 +90,16 @@ def assess_rule(
     series: MetricSeries,
     reps: Mapping[str, RepProfile],
     win_rates: MetricSeries | None = None,
+    *,
+    anchors: Mapping[SubjectKey, float] | None = None,
 ) -> RuleAssessment:
-    """Judge every subject of ``series`` whose rep is on the roster ``reps``."""
+    """Judge every subject of ``series`` whose rep is on the roster ``reps``.
+
+    ``anchors``: per subject with a live finding, the own baseline it opened against.
+    While the finding lives, an own-baseline standard holds the subject to that level,
+    not to the trailing mean: a rep whose level falls would otherwise pull their own
+    baseline down after them, and the finding would resolve while the drop goes on.
+    """
     document = rule.document
     observations = subject_observations(document, series, len(periods.all), reps)
     values = {
@@ -107,7 +121,8 @@ def assess_rule(
             disabled.add(rep.crm_id)
             continue
         context = _Subject(shared, rep, chosen)
-        judged.append(context.assess(key, subject_values, observations[key]))
+        anchor = None if anchors is None else anchors.get(key)
+        judged.append(context.assess(key, subject_values, observations[key], anchor))
     return RuleAssessment(rule, periods, tuple(judged), frozenset(disabled))
 
 
@@ -140,6 +155,16 @@ class _RuleShared:
 
 
 @dataclass(frozen=True, slots=True)
+class _Own:
+    """A subject's own baseline: its value, whether a live finding anchored it, and per
+    period the team's seasonal factor (seasonal standards only)."""
+
+    baseline: float | None
+    anchored: bool
+    seasons: Mapping[int, float | None] | None
+
+
+@dataclass(frozen=True, slots=True)
 class _Subject:
     """What is fixed for one subject while its periods are judged."""
 
@@ -152,18 +177,26 @@ class _Subject:
         key: SubjectKey,
         values: tuple[float | None, ...],
         observations: tuple[Observation | None, ...],
+        anchor: float | None = None,
     ) -> Assessment:
         shared = self.shared
         document: RuleDocument = shared.document
         lead = len(shared.periods.lead)
-        baseline = own_baseline(values[:lead], self.chosen.standard.baseline_periods)
+        standard = self.chosen.standard
+        baseline = None
+        anchored = standard.basis is Basis.OWN_BASELINE and anchor is not None
+        if standard.basis is Basis.OWN_BASELINE:
+            baseline = (
+                anchor if anchored else own_baseline(values[:lead], standard.baseline_periods)
+            )
+        own = _Own(baseline, anchored, self._seasons(lead) if standard.seasonal else None)
         points = tuple(
-            self._point(lead + offset, period, values, observations, baseline)
+            self._point(lead + offset, period, values, observations, own)
             for offset, period in enumerate(shared.periods.window)
         )
         bounds = [None if p.standard is None else p.standard.bounds for p in points]
         verdict = judge([p.value for p in points], bounds, document.drift)
-        return Assessment(shared.rule, key, self.rep, points, verdict)
+        return Assessment(shared.rule, key, self.rep, points, verdict, baseline, anchored)
 
     def _point(
         self,
@@ -171,7 +204,7 @@ class _Subject:
         period: Period,
         values: tuple[float | None, ...],
         observations: tuple[Observation | None, ...],
-        baseline: float | None,
+        own: _Own,
     ) -> PeriodPoint:
         shared = self.shared
         observation = observations[index]
@@ -186,7 +219,9 @@ class _Subject:
             references = References(
                 team_median=team_median,
                 team_label=team_label,
-                own_baseline=baseline,
+                own_baseline=own.baseline,
+                anchored=own.anchored,
+                season=None if own.seasons is None else own.seasons[index],
                 stage_median=None
                 if observation is None
                 else observation.parts.get("stage_median_days"),
@@ -196,6 +231,14 @@ class _Subject:
             standard = apply_standard(self.chosen, references, shared.document.value_format, factor)
         label = shared.labels[index]
         return PeriodPoint(period, label, values[index], standard, team_median, observation)
+
+    def _seasons(self, lead: int) -> dict[int, float | None]:
+        """Per window period, the team's median over its mean in the baseline periods."""
+        medians = [
+            self.shared.medians.for_rep(self.rep, i)[0] for i in range(len(self.shared.periods.all))
+        ]
+        periods = self.chosen.standard.baseline_periods
+        return {i: season(medians, i, periods, lead) for i in range(lead, len(medians))}
 
     def _absolute(self, factor: float | None) -> AppliedStandard | None:
         """The absolute standard's numbers: they need no reference, so no period's."""

@@ -29,7 +29,7 @@ from rules.evaluation import (
     ResolveFinding,
     evaluate,
 )
-from rules.intents import OPEN, LiveFinding
+from rules.intents import OPEN, LiveFinding, TaskKind
 from rules.metrics import (
     DealProfile,
     MetricSeries,
@@ -66,6 +66,7 @@ class TaskRecord:
     rule_key: str
     subject: SubjectKey
     budget_owner_crm_id: str
+    kind: TaskKind = "coaching"
 
 
 @dataclass
@@ -79,7 +80,8 @@ class Scratch:
     _live: dict[tuple[str, SubjectKey], LiveFinding] = field(default_factory=dict)
     _tasks: list[TaskRecord] = field(default_factory=list)
     _next_id: int = 1
-    #: The live findings a coaching task has been created for since they opened.
+    #: The live findings a coaching task (not a hygiene task) has been created for since
+    #: they opened.
     _coached: set[tuple[str, SubjectKey]] = field(default_factory=set)
 
     def live(self) -> list[LiveFinding]:
@@ -93,6 +95,7 @@ class Scratch:
         """As :func:`service.store.findings.coaching_history` reads it from the outbox."""
         last: dict[HistoryKey, datetime] = {}
         week: Counter[str] = Counter()
+        hygiene: Counter[str] = Counter()
         monday = (as_of - timedelta(days=as_of.weekday())).replace(
             hour=0, minute=0, second=0, microsecond=0
         )
@@ -102,8 +105,8 @@ class Scratch:
             key = (task.rule_key, task.subject.rep_crm_id, task.subject.deal_crm_id)
             last[key] = max(last.get(key, task.created_at), task.created_at)
             if task.created_at >= monday:
-                week[task.budget_owner_crm_id] += 1
-        return CoachingHistory(last_task_at=last, tasks_this_week=dict(week))
+                (hygiene if task.kind == "hygiene" else week)[task.budget_owner_crm_id] += 1
+        return CoachingHistory(last, dict(week), dict(hygiene))
 
     def apply(self, plan: Plan) -> None:
         """What :func:`service.evaluation.run.apply_plan` does to the store, in memory."""
@@ -112,7 +115,7 @@ class Scratch:
             if isinstance(intent, OpenFinding):
                 self._live[key] = LiveFinding(
                     self._next_id, intent.rule_key, intent.subject, intent.severity, OPEN,
-                    plan.as_of,
+                    plan.as_of, intent.baseline,
                 )  # fmt: skip
                 self._next_id += 1
                 self._coached.discard(key)
@@ -124,9 +127,12 @@ class Scratch:
                 self._live.pop(key, None)
                 self._coached.discard(key)
             elif isinstance(intent, CreateCoachingTask):
-                record = TaskRecord(plan.as_of, intent.rule_key, key[1], intent.budget_owner_crm_id)
+                record = TaskRecord(
+                    plan.as_of, intent.rule_key, key[1], intent.budget_owner_crm_id, intent.kind
+                )
                 self._tasks.append(record)
-                self._coached.add(key)
+                if intent.kind == "coaching":
+                    self._coached.add(key)
 
 
 class _KnownReps:

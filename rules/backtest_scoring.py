@@ -17,7 +17,7 @@ every finding any rule held. From these:
 * **lead**: days from the first flagging step to the period's end, median over the
   flagged misses;
 * **load**: findings opened and coaching tasks created per manager and week, as a
-  manager would receive them.
+  manager would receive them, and deal-hygiene tasks per rep and week.
 
 For activity rules, :func:`activity_chain` relates the activity to the result: per rep-
 period, the rule's mean observed value against the quota attainment, as a correlation
@@ -93,6 +93,7 @@ class Score:
     findings_per_manager_week: float
     tasks_per_manager_week: float
     flagged_with_cause: int | None = None
+    hygiene_per_rep_week: float = 0.0
     cause_precision: float | None = None
     #: With a ground truth: the misses of reps really drifting by the period's end that
     #: were flagged, over all such misses (the misses a coaching rule can be blamed for).
@@ -177,28 +178,34 @@ def _flags(
 class _Load:
     findings: float
     tasks: float
+    hygiene: float
 
 
 def _load(steps: Sequence[Step]) -> dict[str, _Load]:
-    """Findings opened and tasks created per manager-week, per rule and for the pack.
+    """Findings opened and coaching tasks created per manager-week, and hygiene tasks
+    per rep-week, per rule and for the pack.
 
-    A finding counts for the rep's manager; a task for whose budget it used. Each step
-    is one week's evaluation at the replay's default cadence; the managers are those of
-    the reps on the step's roster."""
+    Each step is one week's evaluation at the replay's default cadence; the managers
+    are those of the reps on the step's roster."""
     findings: dict[str, int] = defaultdict(int)
     tasks: dict[str, int] = defaultdict(int)
-    manager_weeks = 0
+    hygiene: dict[str, int] = defaultdict(int)
+    manager_weeks = rep_weeks = 0
     for step in steps:
         manager_weeks += len({r.manager_crm_id for r in step.reps if r.manager_crm_id})
+        rep_weeks += len(step.reps)
         for opened in step.plan.of_type(OpenFinding):
             findings[opened.rule_key] += 1
             findings[PACK] += 1
         for task in step.plan.of_type(CreateCoachingTask):
-            tasks[task.rule_key] += 1
-            tasks[PACK] += 1
-    weeks = max(manager_weeks, 1)
-    keys = set(findings) | set(tasks)
-    return {key: _Load(findings[key] / weeks, tasks[key] / weeks) for key in keys}
+            counts = hygiene if task.kind == "hygiene" else tasks
+            counts[task.rule_key] += 1
+            counts[PACK] += 1
+    weeks, reps = max(manager_weeks, 1), max(rep_weeks, 1)
+    keys = set(findings) | set(tasks) | set(hygiene)
+    return {
+        key: _Load(findings[key] / weeks, tasks[key] / weeks, hygiene[key] / reps) for key in keys
+    }
 
 
 def _score(
@@ -237,6 +244,7 @@ def _score(
         median_lead_days=statistics.median(leads) if leads else None,
         findings_per_manager_week=load.findings if load else 0.0,
         tasks_per_manager_week=load.tasks if load else 0.0,
+        hygiene_per_rep_week=load.hygiene if load else 0.0,
         flagged_with_cause=with_cause,
         cause_precision=None if with_cause is None else _ratio(with_cause, len(flags)),
         cause_recall=cause_recall,

@@ -2,8 +2,12 @@
 
 Coaching works at a rhythm that fits the rep, and a manager flooded with tasks coaches no
 one. So a rep gets at most one task per rule (and deal) per cadence window, and each
-manager's week holds at most a budget of new tasks, the most severe first; the rest are
-deferred (returned, not dropped), and a later evaluation offers them again.
+manager's week holds at most a budget of new coaching tasks; the rest are deferred
+(returned, not dropped), and a later evaluation offers them again. Coaching tasks rank
+by the rule's level first (activities, which a manager can coach, before the objectives
+and results they drive), then severity, then gap. Deal hygiene goes to the deal owner
+from their own, separate weekly budget, so it never takes a manager's: the tasks about
+the most open pipeline first.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from rules.intents import DeferredTask, TaskDraft
+from rules.intents import DeferredTask, TaskDraft, TaskKind
 from rules.metrics import SubjectKey
 
 #: Cadence windows are counted from this Monday, so 7-day windows are calendar weeks.
@@ -29,12 +33,14 @@ class CoachingHistory:
     """What the store knows about coaching already done.
 
     ``last_task_at``: per (rule key, rep CRM id, deal CRM id or None), when the newest
-    coaching task was created. ``tasks_this_week``: per budget owner (the rep's manager,
-    else the task's assignee), tasks created since Monday 00:00 UTC of the evaluation's week.
+    coaching task was created. ``tasks_this_week``: per budget owner of coaching tasks
+    (the rep's manager, else the task's assignee), tasks created since Monday 00:00 UTC of
+    the evaluation's week; ``hygiene_this_week``: the same for hygiene tasks, per rep.
     """
 
     last_task_at: Mapping[HistoryKey, datetime] = field(default_factory=dict)
     tasks_this_week: Mapping[str, int] = field(default_factory=dict)
+    hygiene_this_week: Mapping[str, int] = field(default_factory=dict)
 
     def last_task(self, rule_key: str, subject: SubjectKey) -> datetime | None:
         return self.last_task_at.get((rule_key, subject.rep_crm_id, subject.deal_crm_id))
@@ -67,35 +73,47 @@ def task_key(rule_key: str, subject: SubjectKey, days: int, as_of: datetime) -> 
     return key if len(key) <= MAX_KEY_LENGTH else f"dc-{digest}-{window}"
 
 
-def _rank(task: TaskDraft) -> tuple[int, float, str, str, str]:
-    return (
-        -task.severity.rank,
-        -task.gap,
-        task.rule_key,
-        task.rep_crm_id,
-        task.deal_crm_id or "",
-    )
+def _rank(task: TaskDraft) -> tuple[float | str, ...]:
+    tie = (task.rule_key, task.rep_crm_id, task.deal_crm_id or "")
+    if task.kind == "hygiene":
+        return (-task.at_risk, -task.severity.rank, -task.gap, *tie)
+    return (task.tier, -task.severity.rank, -task.gap, *tie)
+
+
+@dataclass(frozen=True, slots=True)
+class Budgets:
+    """Weekly task budgets: coaching per manager (``per_manager`` overrides ``coaching``
+    per manager CRM id) and hygiene per rep."""
+
+    coaching: int = 3
+    per_manager: Mapping[str, int] = field(default_factory=dict)
+    hygiene: int = 2
+
+    def of(self, kind: TaskKind, owner: str) -> int:
+        if kind == "hygiene":
+            return self.hygiene
+        return self.per_manager.get(owner, self.coaching)
 
 
 def apply_budget(
-    tasks: Sequence[TaskDraft],
-    history: CoachingHistory,
-    weekly_budget: int,
-    budgets: Mapping[str, int] | None = None,
+    tasks: Sequence[TaskDraft], history: CoachingHistory, budgets: Budgets
 ) -> tuple[tuple[TaskDraft, ...], tuple[DeferredTask, ...]]:
-    """Split ``tasks`` into those within each budget owner's weekly budget and the rest.
+    """Split ``tasks`` into those within their owner's weekly budget and the rest.
 
-    Ranked by severity, then gap (largest first); ties by rule, rep and deal, so the same
-    inputs always pick the same tasks. ``budgets`` overrides the budget per owner.
+    Ranked as the module says; ties by rule, rep and deal, so the same inputs always
+    pick the same tasks.
     """
-    used: dict[str, int] = defaultdict(int, history.tasks_this_week)
+    used: dict[tuple[TaskKind, str], int] = defaultdict(int)
+    used.update((("coaching", owner), n) for owner, n in history.tasks_this_week.items())
+    used.update((("hygiene", owner), n) for owner, n in history.hygiene_this_week.items())
     created: list[TaskDraft] = []
     deferred: list[DeferredTask] = []
     for task in sorted(tasks, key=_rank):
-        owner = task.budget_owner_crm_id
-        budget = (budgets or {}).get(owner, weekly_budget)
+        owner = (task.kind, task.budget_owner_crm_id)
+        budget = budgets.of(*owner)
         if used[owner] >= budget:
-            reason = f"weekly budget of {budget} tasks for {owner} is used up"
+            what = "hygiene tasks" if task.kind == "hygiene" else "tasks"
+            reason = f"weekly budget of {budget} {what} for {owner[1]} is used up"
             deferred.append(DeferredTask(task, reason))
             continue
         used[owner] += 1

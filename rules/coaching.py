@@ -1,7 +1,9 @@
 """Coaching tasks: who gets one, when it is due, and what it says.
 
-A task is offered for every drifting subject whose cadence window allows one and filtered
-through the managers' weekly budgets (:mod:`rules.cadence`); the tasks created are then
+A task is offered for every drifting subject of a rule that creates tasks, whose cadence
+window allows one, and filtered through the weekly budgets (:mod:`rules.cadence`): a
+rule about reps makes *coaching* tasks, charged to the rep's manager; a rule about deals
+makes *hygiene* tasks, charged to the rep who owns the deals. The tasks created are then
 worded from the rule's templates plus its "what good looks like" text and an evidence
 summary.
 """
@@ -13,11 +15,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from rules.assessment import Assessment
-from rules.cadence import CoachingHistory, apply_budget, cadence_allows, task_key
+from rules.cadence import Budgets, CoachingHistory, apply_budget, cadence_allows, task_key
+from rules.documents import Level
 from rules.evidence import summarise
 from rules.formatting import describe_bounds, format_value
 from rules.intents import CreateCoachingTask, DeferredTask, Evidence, FindingId, TaskDraft
-from rules.metrics import DealProfile, RepProfile
+from rules.metrics import DealProfile, RepProfile, SubjectKind
 from rules.periods import is_business_day
 from rules.policies import Severity
 from rules.templates import render
@@ -42,8 +45,7 @@ class CoachingContext:
     people: Mapping[str, RepProfile]
     deals: Mapping[str, DealProfile]
     history: CoachingHistory
-    weekly_budget: int
-    budgets: Mapping[str, int]
+    budgets: Budgets
 
 
 def plan_coaching(
@@ -51,10 +53,14 @@ def plan_coaching(
 ) -> tuple[tuple[CreateCoachingTask, ...], tuple[DeferredTask, ...]]:
     """Tasks to create now, and those deferred by a weekly budget. The budgets choose
     among drafts; only the chosen are worded."""
-    due = [c for c in candidates if _cadence_allows(c, context)]
+    due = [
+        c
+        for c in candidates
+        if c.assessment.rule.document.coaching.create_tasks and _cadence_allows(c, context)
+    ]
     drafts = [task_draft(candidate, context) for candidate in due]
     by_key = {draft.key: candidate for draft, candidate in zip(drafts, due, strict=True)}
-    chosen, deferred = apply_budget(drafts, context.history, context.weekly_budget, context.budgets)
+    chosen, deferred = apply_budget(drafts, context.history, context.budgets)
     return tuple(_worded(draft, by_key[draft.key], context) for draft in chosen), deferred
 
 
@@ -69,19 +75,34 @@ def _cadence_allows(candidate: CoachingCandidate, context: CoachingContext) -> b
 def task_draft(candidate: CoachingCandidate, context: CoachingContext) -> TaskDraft:
     assessment = candidate.assessment
     rule, rep, subject = assessment.rule, assessment.rep, assessment.subject
-    policy = rule.document.coaching
+    document = rule.document
+    policy = document.coaching
     assignee = _assignee(rep, policy.assignee, policy.user_crm_id)
+    hygiene = document.subject_kind == SubjectKind.DEAL
     return TaskDraft(
         key=task_key(rule.key, subject, policy.cadence_for(rep.crm_id), context.as_of),
         rule_key=rule.key,
         rep_crm_id=rep.crm_id,
         deal_crm_id=subject.deal_crm_id,
         assignee_crm_id=assignee,
-        budget_owner_crm_id=rep.manager_crm_id or assignee,
+        budget_owner_crm_id=rep.crm_id if hygiene else rep.manager_crm_id or assignee,
+        kind="hygiene" if hygiene else "coaching",
+        tier=LEVEL_TIERS[document.level],
         severity=candidate.severity,
         gap=candidate.gap,
+        at_risk=at_risk(assessment) if hygiene else 0.0,
         finding_id=candidate.finding_id,
     )
+
+
+#: Coaching tasks rank activities first: they are what a manager can coach.
+LEVEL_TIERS = {Level.ACTIVITY: 0, Level.OBJECTIVE: 1, Level.RESULT: 2}
+
+
+def at_risk(assessment: Assessment) -> float:
+    """The open amount behind a deal finding, as of its latest measured period."""
+    latest = next((p.observation for p in reversed(assessment.points) if p.observation), None)
+    return 0.0 if latest is None else latest.parts.get("amount", 0.0) or 0.0
 
 
 def _worded(
@@ -108,6 +129,7 @@ def _worded(
         deal_crm_id=draft.deal_crm_id,
         assignee_crm_id=draft.assignee_crm_id,
         budget_owner_crm_id=draft.budget_owner_crm_id,
+        kind=draft.kind,
         subject=render(policy.subject_template, values)[:SUBJECT_LIMIT],
         body=body,
         due_on=due_date(context.as_of.date(), policy.due_in_days),

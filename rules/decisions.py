@@ -138,6 +138,7 @@ def _open(assessment: Assessment, evidence: Evidence) -> OpenFinding | None:
         period_start=period.start,
         period_end=period.end,
         evidence=evidence,
+        baseline=finite(assessment.baseline),
     )
 
 

@@ -57,9 +57,17 @@ class Verdict:
 
 
 def relative_gap(value: float, bound: float) -> float:
-    """How far ``value`` is from ``bound`` as a share of it (absolute when the bound is 0)."""
+    """How far ``value`` is from ``bound``, as a share of the larger of the two.
+
+    Below a minimum that is the share of the standard missing (2 calls against 10: 0.8);
+    above a maximum, the share of the value beyond the standard (a deal idle 28 days
+    against 7: 0.75). Either way a gap runs from 0 to 1 for values of one sign, so gaps
+    and the severities set on them compare across rules: a maximum's gap is not
+    unbounded while a minimum's stops at 1.
+    """
     distance = abs(value - bound)
-    return distance / abs(bound) if bound != 0 else distance
+    scale = max(abs(value), abs(bound))
+    return distance / scale if scale else 0.0
 
 
 def breach(value: float | None, bounds: Bounds | None, tolerance: float) -> Breach | None:

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from rules.assessment import Assessment, RuleAssessment, assess_rule
-from rules.cadence import CoachingHistory
+from rules.cadence import Budgets, CoachingHistory
 from rules.coaching import CoachingCandidate, CoachingContext, plan_coaching
 from rules.decisions import decide_rule, resolve_rule
 from rules.documents import VersionedRule
@@ -81,13 +81,15 @@ class EvaluationSettings:
     """Knobs that are not part of any one rule.
 
     ``weekly_task_budget``: new coaching tasks per manager per week (``manager_budgets``
-    overrides it per manager CRM id). ``include_managers``: judge people who manage others
-    as reps too. ``quota_evidence``: measure quota pace for the evidence's quota gap when
-    no rule measures it already.
+    overrides it per manager CRM id); ``hygiene_task_budget``: new deal-hygiene tasks per
+    rep per week. ``include_managers``: judge people who manage others as reps too.
+    ``quota_evidence``: measure quota pace for the evidence's quota gap when no rule
+    measures it already.
     """
 
     weekly_task_budget: int = 3
     manager_budgets: Mapping[str, int] = field(default_factory=dict)
+    hygiene_task_budget: int = 2
     include_managers: bool = False
     quota_evidence: bool = True
 
@@ -155,17 +157,18 @@ def evaluate(
             continue
         # Decided as soon as judged: with a source that reads ahead, the next rules'
         # metrics are being read meanwhile.
-        rule_assessment = _assess(rule, measurements, reps, as_of)
-        judged.append(rule_assessment)
         found = live_by_rule.get(rule.key, {})
+        rule_assessment = _assess(rule, measurements, reps, as_of, _anchors(found))
+        judged.append(rule_assessment)
         decisions = decide_rule(rule_assessment, found, evidence, as_of)
         decided.extend(decisions.intents)
         candidates.extend(decisions.candidates)
     context = _evidence_context(evidence.assessments(), measurements, source, as_of, settings)
     evidence.complete(context)
-    coaching = CoachingContext(
-        as_of, people, context.deals, history, settings.weekly_task_budget, settings.manager_budgets
+    budgets = Budgets(
+        settings.weekly_task_budget, settings.manager_budgets, settings.hygiene_task_budget
     )
+    coaching = CoachingContext(as_of, people, context.deals, history, budgets)
     tasks, deferred = plan_coaching(candidates, coaching)
     return Plan(as_of, (*resolved, *decided, *tasks), deferred, build_scorecard(judged, reps))
 
@@ -250,10 +253,16 @@ def _assess(
     measurements: _Measurements,
     reps: Mapping[str, RepProfile],
     as_of: datetime,
+    anchors: Mapping[SubjectKey, float],
 ) -> RuleAssessment:
     periods = rule_periods(rule.document, as_of)
     series, *win_rates = [measurements.get(*wanted) for wanted in _rule_measurements(rule, periods)]
-    return assess_rule(rule, periods, series, reps, win_rates[0] if win_rates else None)
+    win_rate = win_rates[0] if win_rates else None
+    return assess_rule(rule, periods, series, reps, win_rate, anchors=anchors)
+
+
+def _anchors(live: Mapping[SubjectKey, LiveFinding]) -> dict[SubjectKey, float]:
+    return {key: f.baseline for key, f in live.items() if f.baseline is not None}
 
 
 def _evidence_context(

@@ -18,6 +18,9 @@ from rules.policies import Priority, Severity
 
 FindingId = int | str
 Evidence = Mapping[str, Any]
+#: ``coaching``: for the rep's manager, from the manager's weekly budget. ``hygiene``:
+#: about the rep's deals, for the deal owner, from the rep's own weekly budget.
+TaskKind = Literal["coaching", "hygiene"]
 
 #: Live finding states; a snoozed finding is kept and resolved but never coached on.
 OPEN = "open"
@@ -26,7 +29,8 @@ SNOOZED = "snoozed"
 
 @dataclass(frozen=True, slots=True)
 class LiveFinding:
-    """A finding that is open or snoozed in the store."""
+    """A finding that is open or snoozed in the store; ``baseline`` is the own baseline
+    it opened against (own-baseline standards), which holds while it lives."""
 
     id: FindingId
     rule_key: str
@@ -34,10 +38,14 @@ class LiveFinding:
     severity: Severity
     state: str
     opened_at: datetime
+    baseline: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class OpenFinding:
+    """``baseline``: the own baseline the standard used (own-baseline standards), kept
+    with the finding as its anchor."""
+
     rule_key: str
     rule_version: int
     subject: SubjectKey
@@ -47,6 +55,7 @@ class OpenFinding:
     period_start: datetime
     period_end: datetime
     evidence: Evidence
+    baseline: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +100,8 @@ class CreateCoachingTask:
     """A coaching task for the CRM. ``key`` is deterministic (rule, subject and cadence
     window) and at most 80 characters: the outbox's idempotency key and CRM marker.
     ``finding_id`` is None when the finding is opened by the same plan (match it by
-    ``rule_key`` and subject). ``budget_owner_crm_id`` is whose weekly budget it uses."""
+    ``rule_key`` and subject). ``budget_owner_crm_id`` is whose weekly budget of
+    ``kind`` tasks it uses."""
 
     key: str
     rule_key: str
@@ -100,6 +110,7 @@ class CreateCoachingTask:
     deal_crm_id: str | None
     assignee_crm_id: str
     budget_owner_crm_id: str
+    kind: TaskKind
     subject: str
     body: str
     due_on: date
@@ -119,7 +130,8 @@ class TaskDraft:
     """A coaching task before it is worded: who it is for, whose budget it uses, and
     what ranks it. Budgets choose among drafts, so only the tasks created get their
     subject and body (a first evaluation of a large org has thousands of candidates
-    for a few hundred tasks)."""
+    for a few hundred tasks). ``tier`` orders the rule's level (activities, which a
+    manager can coach, first); ``at_risk`` is the open pipeline the task is about."""
 
     key: str
     rule_key: str
@@ -127,14 +139,17 @@ class TaskDraft:
     deal_crm_id: str | None
     assignee_crm_id: str
     budget_owner_crm_id: str
+    kind: TaskKind
+    tier: int
     severity: Severity
     gap: float
+    at_risk: float
     finding_id: FindingId | None
 
 
 @dataclass(frozen=True, slots=True)
 class DeferredTask:
-    """A task the manager's weekly budget had no room for; a later evaluation offers it
+    """A task its owner's weekly budget had no room for; a later evaluation offers it
     again (and words it then)."""
 
     task: TaskDraft

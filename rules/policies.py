@@ -36,7 +36,9 @@ CadenceDays = Annotated[int, Field(ge=1, le=365)]
 
 
 class SeverityThresholds(Strict):
-    """Relative gap (share of the standard) from which a breach is medium, then high."""
+    """The gap (:func:`rules.drift.relative_gap`: below a minimum, the share of the
+    standard missing; above a maximum, the share of the value beyond it) from which a
+    breach is medium, then high."""
 
     medium: float = Field(default=0.25, gt=0, le=100)
     high: float = Field(default=0.5, gt=0, le=100)
@@ -51,13 +53,13 @@ class SeverityThresholds(Strict):
 class DriftPolicy(Strict):
     """When a breach becomes drift, and when drift is over.
 
-    A period breaches when its value is outside the standard by more than ``tolerance``
-    (a share of the standard). Drift is ``k`` breaching periods among the last ``n`` (k >=
-    2: one bad period never opens a finding) while, with ``latest_must_breach``, the most
-    recent measured period is still outside (a rep already back inside is not chased); or,
-    with ``trend_horizon``, a robust linear trend over the window that crosses the standard
-    within that many periods. A finding resolves once ``resolve_after`` periods in a row
-    are back inside.
+    A period breaches when its value is outside the standard by a gap of more than
+    ``tolerance`` (:func:`rules.drift.relative_gap`). Drift is ``k`` breaching periods
+    among the last ``n`` (k >= 2: one bad period never opens a finding) while, with
+    ``latest_must_breach``, the most recent measured period is still outside (a rep
+    already back inside is not chased); or, with ``trend_horizon``, a robust linear trend
+    over the window that crosses the standard within that many periods. A finding
+    resolves once ``resolve_after`` periods in a row are back inside.
     """
 
     tolerance: float = Field(default=0.0, ge=0, le=1)
@@ -88,8 +90,14 @@ class PriorityBySeverity(Strict):
 
 
 class CoachingPolicy(Strict):
-    """Who gets the coaching task, how often, how urgent, and what it says."""
+    """Who gets the coaching task, how often, how urgent, and what it says.
 
+    ``create_tasks: false`` keeps the rule's findings (scorecard, webhooks, the context of
+    activity tasks) without tasks of its own: the default pack's objective and result
+    rules, so the few tasks a manager gets each week are about activities to coach.
+    """
+
+    create_tasks: bool = True
     assignee: Literal["manager", "rep", "user"] = "manager"
     user_crm_id: str | None = Field(default=None, min_length=1, max_length=64)
     cadence_days: int = Field(default=14, ge=1, le=365)

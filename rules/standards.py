@@ -23,7 +23,7 @@ class Basis(StrEnum):
 
     ABSOLUTE = "absolute"  # min/max are the values themselves
     TEAM_MEDIAN = "team_median"  # k x the team's median for the same period
-    OWN_BASELINE = "own_baseline"  # k x the rep's own mean before the window
+    OWN_BASELINE = "own_baseline"  # k x the rep's own median before the window
     STAGE_MEDIAN = "stage_median"  # k x the stage's historical median stint (days_in_stage)
     INVERSE_WIN_RATE = "inverse_win_rate"  # k / the rep's trailing win rate (coverage)
 
@@ -39,7 +39,16 @@ class Standard(Strict):
     min: float | None = None
     max: float | None = None
     baseline_periods: int = Field(
-        default=8, ge=1, le=52, description="own_baseline: periods before the window averaged"
+        default=8,
+        ge=1,
+        le=52,
+        description="own_baseline: periods before the window whose median is the baseline",
+    )
+    seasonal: bool = Field(
+        default=False,
+        description="own_baseline: scale the baseline, period by period, by the team median's "
+        "share of its own mean over the same baseline periods, so what hits the whole team "
+        "(a holiday week, a quarter end) is not the rep's drift",
     )
     win_rate: WinRate = Field(
         default_factory=WinRate, description="inverse_win_rate: how the win rate is measured"
@@ -51,6 +60,8 @@ class Standard(Strict):
             raise ValueError("a standard needs min, max or both")
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"min ({self.min}) is above max ({self.max})")
+        if self.seasonal and self.basis is not Basis.OWN_BASELINE:
+            raise ValueError("seasonal only goes with basis own_baseline")
         if self.basis is not Basis.ABSOLUTE:
             for name, value in (("min", self.min), ("max", self.max)):
                 if value is not None and value <= 0:

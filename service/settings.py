@@ -111,6 +111,13 @@ class Settings(BaseSettings):
         description="Per manager CRM id, a weekly task budget other than weekly_task_budget "
         '(JSON: {"005A...": 5}).',
     )
+    weekly_hygiene_budget: int = Field(
+        default=2,
+        ge=0,
+        le=100,
+        description="New deal-hygiene tasks a rep gets per week at most, about the deals "
+        "with the most open pipeline first; they never use a manager's budget.",
+    )
     db_echo: bool = False
     log_level: str = "INFO"
     salesforce: SalesforceSettings = Field(default_factory=SalesforceSettings)
@@ -129,6 +136,7 @@ class Settings(BaseSettings):
         return EvaluationSettings(
             weekly_task_budget=self.weekly_task_budget,
             manager_budgets=dict(self.manager_task_budgets),
+            hygiene_task_budget=self.weekly_hygiene_budget,
         )
 
     @field_validator("database_url")

@@ -33,7 +33,16 @@ def live_findings(session: Session, connection_id: int) -> list[LiveFinding]:
     deal = aliased(Opportunity)
     f = Finding
     rows = session.execute(
-        select(f.id, f.severity, f.state, f.opened_at, Rule.key, Rep.crm_id, deal.crm_id)
+        select(
+            f.id,
+            f.severity,
+            f.state,
+            f.opened_at,
+            f.baseline,
+            Rule.key,
+            Rep.crm_id.label("rep_crm_id"),
+            deal.crm_id.label("deal_crm_id"),
+        )
         .join(Rule, Rule.id == f.rule_id)
         .join(Rep, Rep.id == f.rep_id)
         .outerjoin(deal, deal.id == f.opportunity_id)
@@ -42,19 +51,21 @@ def live_findings(session: Session, connection_id: int) -> list[LiveFinding]:
     )
     return [
         LiveFinding(
-            id=finding_id,
-            rule_key=rule_key,
-            subject=SubjectKey(rep_crm_id, deal_crm_id),
-            severity=Severity(_rules_severity(severity.value)),
-            state=state.value,
-            opened_at=opened_at,
+            id=row.id,
+            rule_key=row.key,
+            subject=SubjectKey(row.rep_crm_id, row.deal_crm_id),
+            severity=Severity(_rules_severity(row.severity.value)),
+            state=row.state.value,
+            opened_at=row.opened_at,
+            baseline=row.baseline,
         )
-        for finding_id, severity, state, opened_at, rule_key, rep_crm_id, deal_crm_id in rows
+        for row in rows
     ]
 
 
 def coaching_history(session: Session, connection_id: int, as_of: datetime) -> CoachingHistory:
-    """When each (rule, rep, deal) was last coached, and tasks per manager this week."""
+    """When each (rule, rep, deal) was last coached, and tasks per budget owner and kind
+    this week."""
     queued = CrmWrite.state != OutboxState.CANCELLED
     mine = (CrmWrite.connection_id == connection_id, CrmWrite.created_at <= as_of, queued)
     last = session.execute(
@@ -71,13 +82,17 @@ def coaching_history(session: Session, connection_id: int, as_of: datetime) -> C
         hour=0, minute=0, second=0, microsecond=0
     )
     week = session.execute(
-        select(CrmWrite.budget_owner_crm_id, func.count())
+        select(CrmWrite.task_kind, CrmWrite.budget_owner_crm_id, func.count())
         .where(*mine, CrmWrite.created_at >= monday)
-        .group_by(CrmWrite.budget_owner_crm_id)
+        .group_by(CrmWrite.task_kind, CrmWrite.budget_owner_crm_id)
     )
+    counts: dict[str, dict[str, int]] = {"coaching": {}, "hygiene": {}}
+    for kind, owner, count in week:
+        counts.setdefault(kind, {})[owner] = count
     return CoachingHistory(
         last_task_at={(rule, rep, deal): at for rule, rep, deal, at in last},
-        tasks_this_week=dict(week.all()),
+        tasks_this_week=counts["coaching"],
+        hygiene_this_week=counts["hygiene"],
     )
 
 

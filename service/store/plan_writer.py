@@ -123,6 +123,7 @@ class PlanWriter:
             "period_end": (intent.period_end - timedelta(microseconds=1)).date(),
             "observed": intent.observed,
             "standard": standard_document(intent.standard),
+            "baseline": intent.baseline,
             # JSON-ready already (the core's promise): written as it is, not copied.
             "evidence": intent.evidence,
             "opened_at": self.as_of,
@@ -225,6 +226,7 @@ class PlanWriter:
                 "opportunity_crm_id": task.deal_crm_id,
                 "assignee_crm_id": task.assignee_crm_id,
                 "budget_owner_crm_id": task.budget_owner_crm_id,
+                "task_kind": task.kind,
                 "payload": task_payload(task),
                 "state": OutboxState.PENDING,
                 "attempts": 0,

@@ -6,6 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bench._evaluate_load import load_whole_org
 from bench.org_records import BenchOrg, OrgShape
@@ -68,7 +69,8 @@ def test_suggest_prints_the_current_and_the_best_policy_within_the_budget(store_
     start = next(i for i, line in enumerate(lines) if "variants tried" in line)
     assert lines[start].split()[:4] == ["calls-per-business-day:", "42", "variants", "tried,"]
     assert lines[start + 1].split()[:2] == ["current", "standard"]
-    assert "x1.0, drift 2 of 3" in lines[start + 1]
+    calls = yaml.safe_load((default_pack_dir() / "calls-per-business-day.yaml").read_text())
+    assert f"x1.0, drift {calls['drift']['k']} of {calls['drift']['n']}" in lines[start + 1]
     assert lines[start + 2].split()[0] in {"suggested", "no"}
     unknown = run("--database-url", store_url, "backtest", *_dates(4), "--rule", "win-rate",
                   "--suggest", "calls-per-business-day")  # fmt: skip

@@ -18,6 +18,7 @@ from rules.periods import PeriodUnit, complete_periods
 from service.evaluation.run import evaluate_connection, sellers
 from service.store import Store, sync_state
 from service.store.connections import add_connection
+from service.store.findings import coaching_history, live_findings
 from service.store.plan_writer import task_payload
 from service.store.sql_metric_source import SqlMetricSource
 from service.store.stored_rules import apply_rule, current_rules
@@ -472,3 +473,30 @@ def test_a_finding_whose_gap_narrows_is_eased_recorded_and_counted(store: Store,
         severity = session.scalars(select(Finding.severity)).one()
     assert actions == ["opened", "eased"]
     assert severity.value != opened.severity.value
+
+
+def test_an_own_baseline_finding_stores_its_anchor_and_tasks_their_kind(store: Store):
+    connection_id = _seed(store, {STEADY: [25] * 8, SLIPPING: [25, 25, 25, 25, 25, 12, 10, 8]})
+    own = {**CALLS_RULE, "standard": {"basis": "own_baseline", "min": 0.7, "baseline_periods": 4}}
+    with store.unit_of_work() as session:
+        apply_rule(session, own)
+
+    evaluate_connection(store, connection_id, as_of=AS_OF)
+
+    with store.unit_of_work() as session:
+        (live,) = live_findings(session, connection_id)
+        assert (live.subject.rep_crm_id, live.baseline) == (SLIPPING, 25.0)
+        assert session.scalar(select(Finding.baseline)) == 25.0
+        assert session.scalars(select(CrmWrite.task_kind)).all() == ["coaching"]
+        task = session.scalars(select(CrmWrite)).one()
+        session.add(
+            CrmWrite(
+                connection_id=connection_id, idempotency_key="hygiene-1", rule_key="idle",
+                rep_crm_id=STEADY, assignee_crm_id=STEADY, budget_owner_crm_id=STEADY,
+                task_kind="hygiene", payload={}, created_at=task.created_at,
+            )
+        )  # fmt: skip
+    with store.unit_of_work() as session:
+        history = coaching_history(session, connection_id, AS_OF)
+    assert dict(history.tasks_this_week) == {MANAGER: 1}
+    assert dict(history.hygiene_this_week) == {STEADY: 1}

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from rules.assessment import Assessment, RuleAssessment, assess_rule
-from rules.cadence import CoachingHistory, task_key
+from rules.cadence import Budgets, CoachingHistory, task_key
 from rules.coaching import CoachingCandidate, CoachingContext, plan_coaching
 from rules.decisions import Decisions, decide_rule, resolve_rule
 from rules.documents import VersionedRule
@@ -189,6 +189,7 @@ def context(
     *,
     budget: int = 10,
     budgets: dict[str, int] | None = None,
+    hygiene: int = 2,
     as_of: datetime = AS_OF,
     reps: Sequence[RepProfile] = REPS,
     deals: Sequence[DealProfile] = (),
@@ -198,8 +199,7 @@ def context(
         {r.crm_id: r for r in reps},
         {d.crm_id: d for d in deals},
         history or CoachingHistory(),
-        budget,
-        budgets or {},
+        Budgets(budget, budgets or {}, hygiene),
     )
 
 

@@ -27,7 +27,7 @@ def test_a_breach_names_its_side_and_relative_gap():
     assert below.gap == pytest.approx(0.2)
     found = breach(14.0, AT_MOST_7, 0.0)
     assert found is not None
-    assert (found.side, found.gap) == ("above", 1.0)
+    assert (found.side, found.gap) == ("above", 0.5)
 
 
 def test_tolerance_absorbs_small_misses():
@@ -40,8 +40,14 @@ def test_unknown_values_and_unknown_standards_are_never_breaches():
     assert breach(1.0, None, 0.0) is None
 
 
-def test_the_gap_against_a_zero_bound_is_absolute():
-    assert relative_gap(3.0, 0.0) == 3.0
+def test_gaps_on_either_side_run_from_0_to_1_and_compare():
+    assert relative_gap(3.0, 0.0) == 1.0  # anything above a maximum of 0 is all beyond it
+    assert relative_gap(0.0, 10.0) == 1.0  # nothing against a minimum is all missing
+    assert relative_gap(0.0, 0.0) == 0.0
+    # half the standard missing ranks with twice the standard reached on a maximum
+    assert relative_gap(5.0, 10.0) == relative_gap(14.0, 7.0) == 0.5
+    # however far past a maximum, the gap stays below a total miss of a minimum
+    assert relative_gap(7_000.0, 7.0) < relative_gap(0.0, 10.0)
 
 
 def test_k_of_the_last_n_periods_is_drift():

@@ -73,14 +73,14 @@ def test_team_median_multiplies_the_median_of_the_same_period():
     assert "0.7 x median of team west (20)" in applied.derivation
 
 
-def test_own_baseline_multiplies_the_reps_earlier_mean():
+def test_own_baseline_multiplies_the_reps_earlier_median():
     refs = References(own_baseline=12.0)
     applied = apply_standard(
         chosen(basis="own_baseline", min=0.5, baseline_periods=4), refs, "number"
     )
     assert bounds_of(applied) == Bounds(6.0, None)
     assert applied is not None
-    assert "own mean of the 4 periods before the window (12)" in applied.derivation
+    assert "own median of the 4 periods before the window (12)" in applied.derivation
 
 
 def test_stage_median_multiplies_the_stages_historical_stint():
@@ -130,8 +130,9 @@ def test_the_ramp_lasts_its_days_from_the_start_date():
     assert ramp_factor(None, new, date(2024, 3, 1)) is None
 
 
-def test_own_baseline_is_the_mean_of_the_last_measured_periods():
+def test_own_baseline_is_the_median_of_the_last_measured_periods():
     assert own_baseline([100, 10, None, 20], 3) == 15.0
+    assert own_baseline([100, 10, 0, 12, 11], 4) == 10.5  # a week of leave barely counts
     assert own_baseline([None, None], 2) is None
     assert own_baseline([], 4) is None
 

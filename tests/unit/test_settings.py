@@ -82,10 +82,17 @@ def test_weekly_task_budgets_are_settings_with_per_manager_overrides(
     assert (core.weekly_task_budget, dict(core.manager_budgets)) == (5, {"005MGR": 1})
 
 
+def test_the_weekly_hygiene_budget_per_rep_is_a_setting(monkeypatch: pytest.MonkeyPatch):
+    assert Settings().evaluation_settings().hygiene_task_budget == 2
+    monkeypatch.setenv("DRIFTCOACH_WEEKLY_HYGIENE_BUDGET", "0")
+    assert Settings().evaluation_settings().hygiene_task_budget == 0
+
+
 @pytest.mark.parametrize(
     ("name", "value", "named"),
     [
         ("DRIFTCOACH_WEEKLY_TASK_BUDGET", "-1", "weekly_task_budget"),
+        ("DRIFTCOACH_WEEKLY_HYGIENE_BUDGET", "101", "weekly_hygiene_budget"),
         ("DRIFTCOACH_MANAGER_TASK_BUDGETS", '{"005MGR": 500}', "005MGR"),
         ("DRIFTCOACH_MANAGER_TASK_BUDGETS", "not json", "manager_task_budgets"),
     ],

@@ -79,7 +79,14 @@ class CrmWrite(Base):
     opportunity_crm_id: Mapped[CrmId | None]
     assignee_crm_id: Mapped[CrmId]
     budget_owner_crm_id: Mapped[CrmId] = mapped_column(
-        comment="Whose weekly coaching budget the task uses (the rep's manager)."
+        comment="Whose weekly budget of its kind the task uses (coaching: the rep's "
+        "manager; hygiene: the rep)."
+    )
+    task_kind: Mapped[str] = mapped_column(
+        String(16),
+        default="coaching",
+        server_default="coaching",
+        comment="coaching (for the manager) or hygiene (deal upkeep, for the rep).",
     )
     payload: Mapped[Document] = mapped_column(comment="The task: subject, body, due date...")
     state: Mapped[OutboxState] = mapped_column(

@@ -121,6 +121,9 @@ class Finding(Base):
     period_end: Mapped[date] = mapped_column(Date)
     observed: Mapped[float | None] = mapped_column(Double)
     standard: Mapped[Document] = mapped_column(comment="The standard applied: min/max, basis.")
+    baseline: Mapped[float | None] = mapped_column(
+        Double, comment="Own-baseline standards: the baseline the finding opened against."
+    )
     evidence: Mapped[Document] = mapped_column(default=dict)
     opened_at: Mapped[Timestamp] = mapped_column(default=utcnow)
     updated_at: Mapped[Timestamp] = mapped_column(default=utcnow, onupdate=utcnow)

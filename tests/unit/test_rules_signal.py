@@ -1,0 +1,189 @@
+"""Signal over noise in the core: comparable ranking, hygiene apart, anchored and seasonal
+baselines, rules that keep findings without tasks. No database: the fake source and the
+replay's scratch memory stand in for the store."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from rules.backtest import Replay
+from rules.cadence import CoachingHistory
+from rules.evaluation import (
+    CreateCoachingTask,
+    EvaluationSettings,
+    OpenFinding,
+    ResolveFinding,
+    evaluate,
+)
+from rules.fake_source import FakeMetricSource
+from rules.intents import LiveFinding
+from rules.metrics import Observation, SubjectKey
+from rules.policies import Severity
+from tests.unit.rules_support import BASE_DOCUMENT, DEAL_DOCUMENT, manager, rep, rule
+
+MONDAY = datetime(2024, 5, 6, tzinfo=UTC)
+REPS = [manager(), rep("r1"), rep("r2"), rep("r3")]
+
+OWN: dict[str, Any] = {"standard": {"basis": "own_baseline", "min": 0.7, "baseline_periods": 4},
+       "drift": {"k": 2, "n": 3, "resolve_after": 2}}  # fmt: skip
+
+
+def _evaluate(rules: list[Any], source: FakeMetricSource, **settings: Any):
+    return evaluate(
+        rules, source, [], CoachingHistory(), MONDAY, settings=EvaluationSettings(**settings)
+    )
+
+
+HEALTHY = [50.0] * 24
+
+
+def _source(**series: dict[SubjectKey, list[Any]]) -> FakeMetricSource:
+    """Every rep at 50 calls a week unless ``activity_count`` says otherwise."""
+    fake = FakeMetricSource(REPS)
+    calls = {SubjectKey(r.crm_id): HEALTHY for r in REPS if r.crm_id.startswith("r")}
+    fake.set_series("activity_count", {**calls, **series.pop("activity_count", {})})
+    for name, values in series.items():
+        fake.set_series(name, values)
+    return fake
+
+
+# ------------------------------------------------------------------ ranking and budgets
+
+
+def test_an_activity_task_outranks_a_more_severe_objective_or_result_task():
+    coverage = rule({**BASE_DOCUMENT, "key": "coverage", "level": "objective",
+                     "metric": {"metric": "pipeline_coverage"}},
+                    standard={"basis": "absolute", "min": 3})  # fmt: skip
+    pace = rule({**BASE_DOCUMENT, "key": "pace", "level": "result",
+                 "metric": {"metric": "win_rate"}},
+                standard={"basis": "absolute", "min": 0.2})  # fmt: skip
+    source = _source(
+        activity_count={SubjectKey("r1"): [50, 50, 35, 35]},  # 12% short: low severity
+        pipeline_coverage={SubjectKey("r2"): [3, 3, 0.2, 0.2]},  # 93% short: high
+        win_rate={SubjectKey("r3"): [0.3, 0.3, 0.02, 0.02]},
+    )
+
+    plan = _evaluate([coverage, pace, rule()], source, weekly_task_budget=1)
+
+    (task,) = plan.of_type(CreateCoachingTask)
+    assert (task.rule_key, task.kind, task.budget_owner_crm_id) == ("calls", "coaching", "m1")
+    assert sorted(d.task.rule_key for d in plan.deferred) == ["coverage", "pace"]
+
+
+def test_a_rule_that_makes_no_tasks_still_opens_its_finding():
+    quiet = rule(coaching={"create_tasks": False})
+    plan = _evaluate([quiet], _source(activity_count={SubjectKey("r1"): [50, 50, 30, 30]}))
+    assert [f.subject for f in plan.of_type(OpenFinding)] == [SubjectKey("r1")]
+    assert plan.of_type(CreateCoachingTask) == ()
+    assert plan.deferred == ()
+
+
+def test_deal_hygiene_goes_to_the_owner_from_their_own_budget_most_pipeline_first():
+    def idle(amount: float) -> list[Observation]:
+        return [Observation(days, sample=1, parts={"amount": amount}) for days in (9, 10, 11)]
+
+    deals = {SubjectKey("r2", f"d{n}"): idle(amount)
+             for n, amount in enumerate((5_000, 80_000, 20_000, 40_000))}  # fmt: skip
+    source = _source(days_since_activity=deals,
+                     activity_count={SubjectKey("r1"): [50, 50, 30, 30]})  # fmt: skip
+
+    plan = _evaluate([rule(), rule(DEAL_DOCUMENT)], source, weekly_task_budget=1)
+
+    coaching = [t for t in plan.of_type(CreateCoachingTask) if t.kind == "coaching"]
+    hygiene = [t for t in plan.of_type(CreateCoachingTask) if t.kind == "hygiene"]
+    assert [(t.rule_key, t.budget_owner_crm_id) for t in coaching] == [("calls", "m1")]
+    assert [t.deal_crm_id for t in hygiene] == ["d1", "d3"]  # 80k and 40k of the four
+    assert {(t.assignee_crm_id, t.budget_owner_crm_id) for t in hygiene} == {("r2", "r2")}
+    assert [d.reason for d in plan.deferred] == [
+        "weekly budget of 2 hygiene tasks for r2 is used up"
+    ] * 2
+
+
+def test_hygiene_already_created_this_week_counts_against_the_reps_budget_only():
+    deals = {SubjectKey("r2", "d1"): [9, 10, 11]}
+    source = _source(days_since_activity=deals, activity_count={SubjectKey("r1"): [50, 50, 30, 30]})
+    history = CoachingHistory(tasks_this_week={}, hygiene_this_week={"r2": 2})
+    plan = evaluate([rule(), rule(DEAL_DOCUMENT)], source, [], history, MONDAY)
+    assert [t.rule_key for t in plan.of_type(CreateCoachingTask)] == ["calls"]
+    assert [d.task.kind for d in plan.deferred] == ["hygiene"]
+
+
+# ------------------------------------------------------------------ anchored baselines
+
+
+def _weekly(rules: list[Any], calls: list[float], first: int = 8) -> Replay:
+    """A weekly replay over r1's calls (newest last), from step ``first`` on."""
+    replay = Replay(rules)
+    for step in range(first, len(calls) + 1):
+        source = _source(activity_count={SubjectKey("r1"): calls[:step]})
+        replay.step(source, MONDAY + timedelta(weeks=step))
+    return replay
+
+
+DROP = [50.0] * 8 + [30.0] * 16  # down 40% from week 9 and staying there
+
+
+def test_an_own_baseline_finding_stays_open_while_the_drop_lasts():
+    replay = _weekly([rule(**OWN)], DROP)
+
+    opened = [s for s in replay.steps if s.plan.of_type(OpenFinding)]
+    resolved = [s for s in replay.steps if s.plan.of_type(ResolveFinding)]
+    assert len(opened) == 1
+    assert resolved == []
+    (finding,) = replay.scratch.live()
+    assert finding.baseline == 50.0
+    (kept,) = [i for i in replay.steps[-1].plan.intents if hasattr(i, "evidence")][:1]
+    derivation = kept.evidence["standard"]["derivation"]
+    assert "own level before the drift began (50)" in derivation
+
+
+def test_without_the_anchor_the_trailing_baseline_would_have_followed_the_drop():
+    fresh = _evaluate([rule(**OWN)], _source(activity_count={SubjectKey("r1"): DROP}))
+    assert fresh.of_type(OpenFinding) == ()  # four weeks of 30 make 30 the baseline
+
+
+def test_an_anchored_finding_resolves_once_the_rep_is_back_at_their_level():
+    back = DROP[:14] + [48.0] * 4
+    replay = _weekly([rule(**OWN)], back)
+    resolves = [s.as_of for s in replay.steps if s.plan.of_type(ResolveFinding)]
+    assert resolves == [MONDAY + timedelta(weeks=16)]  # two periods back inside
+    assert replay.scratch.live() == []
+
+
+def test_an_anchor_is_only_used_by_an_own_baseline_standard():
+    live = [LiveFinding(1, "calls", SubjectKey("r1"), Severity.LOW, "open", MONDAY, 500.0)]
+    source = _source(activity_count={SubjectKey("r1"): [50, 50, 50, 50]})
+    plan = evaluate([rule()], source, live, CoachingHistory(), MONDAY)  # absolute min 40
+    assert [type(i).__name__ for i in plan.intents][:1] == ["ResolveFinding"]
+
+
+# ------------------------------------------------------------------ seasonal baselines
+
+
+def test_a_seasonal_baseline_does_not_flag_a_dip_the_whole_team_had():
+    holiday = [50.0] * 4 + [50.0, 50.0, 20.0, 20.0]
+    team = {SubjectKey(r): holiday for r in ("r1", "r2", "r3")}
+    seasonal = merged_own(seasonal=True)
+    assert _evaluate([rule(**OWN)], _source(activity_count=team)).of_type(OpenFinding)
+    assert _evaluate([rule(**seasonal)], _source(activity_count=team)).of_type(OpenFinding) == ()
+
+
+def test_a_seasonal_baseline_still_flags_the_rep_who_dropped_alone():
+    team = {SubjectKey("r1"): [50.0] * 6 + [20.0, 20.0],
+            SubjectKey("r2"): [50.0] * 8, SubjectKey("r3"): [50.0] * 8}  # fmt: skip
+    plan = _evaluate([rule(**merged_own(seasonal=True))], _source(activity_count=team))
+    assert [f.subject for f in plan.of_type(OpenFinding)] == [SubjectKey("r1")]
+
+
+def merged_own(**standard: Any) -> dict[str, Any]:
+    return {**OWN, "standard": {**OWN["standard"], **standard}}
+
+
+def test_seasonal_is_refused_on_other_bases():
+    with pytest.raises(ValidationError, match="seasonal only goes with basis own_baseline"):
+        rule(standard={"basis": "team_median", "min": 0.8, "seasonal": True})
+    assert BASE_DOCUMENT["standard"] == {"basis": "absolute", "min": 40}
