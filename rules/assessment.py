@@ -25,7 +25,7 @@ from rules.documents import RuleDocument, VersionedRule
 from rules.drift import Bounds, Verdict, judge
 from rules.metrics import MetricSeries, Observation, RepProfile, SubjectKey
 from rules.periods import Period, period_label
-from rules.series import RulePeriods, rule_value, subject_observations
+from rules.series import RulePeriods, per_active_day, rule_value, subject_observations
 from rules.standards import Basis
 
 
@@ -92,6 +92,7 @@ def assess_rule(
     win_rates: MetricSeries | None = None,
     *,
     anchors: Mapping[SubjectKey, float] | None = None,
+    active_days: MetricSeries | None = None,
 ) -> RuleAssessment:
     """Judge every subject of ``series`` whose rep is on the roster ``reps``.
 
@@ -99,6 +100,7 @@ def assess_rule(
     While the finding lives, an own-baseline standard holds the subject to that level,
     not to the trailing mean: a rep whose level falls would otherwise pull their own
     baseline down after them, and the finding would resolve while the drop goes on.
+    ``active_days``: the rep's active days, for a rule measured per active day.
     """
     document = rule.document
     observations = subject_observations(document, series, len(periods.all), reps)
@@ -106,6 +108,11 @@ def assess_rule(
         key: tuple(rule_value(document, o, p) for o, p in zip(obs, periods.all, strict=True))
         for key, obs in sorted(observations.items(), key=lambda item: _order(item[0]))
     }
+    if document.period.per_active_day:
+        values = {
+            key: per_active_day(v, (active_days or {}).get(key), periods.all)
+            for key, v in values.items()
+        }
     medians = TeamMedians(((key.rep_crm_id, v) for key, v in values.items()), reps)
     labels = tuple(period_label(period, periods.unit) for period in periods.all)
     shared = _RuleShared(rule, periods, labels, medians, win_rates)

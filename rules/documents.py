@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, ValidationError, ValidationInfo, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from rules.metrics import (
     DaysInStage,
@@ -47,10 +47,20 @@ RuleKey = Annotated[
 
 
 class PeriodPolicy(Strict):
-    """The period a value is measured over; rate metrics may be divided by business days."""
+    """The period a value is measured over; a rep's rate metric may be divided by the
+    business days in it, or by the days the rep logged anything (``per_active_day``:
+    leave, sick days and days off are not days of zero activity; at most the business
+    days of the period)."""
 
     unit: PeriodUnit
     per_business_day: bool = False
+    per_active_day: bool = False
+
+    @model_validator(mode="after")
+    def _one_divisor(self) -> Self:
+        if self.per_business_day and self.per_active_day:
+            raise ValueError("choose per_business_day or per_active_day, not both")
+        return self
 
 
 class RuleDocument(Strict):
@@ -116,8 +126,12 @@ class RuleDocument(Strict):
     @classmethod
     def _rate_only(cls, period: PeriodPolicy, info: ValidationInfo) -> PeriodPolicy:
         metric = info.data.get("metric")
-        if period.per_business_day and metric is not None and metric.shape != MetricShape.RATE:
-            raise ValueError(f"per_business_day needs a rate metric; {metric.metric} is a snapshot")
+        divided = "per_business_day" if period.per_business_day else "per_active_day"
+        if (period.per_business_day or period.per_active_day) and metric is not None:
+            if metric.shape != MetricShape.RATE:
+                raise ValueError(f"{divided} needs a rate metric; {metric.metric} is a snapshot")
+            if period.per_active_day and metric.subject_kind != SubjectKind.REP:
+                raise ValueError(f"per_active_day needs a rep metric; {metric.metric} is not")
         return period
 
     @field_validator("standard")

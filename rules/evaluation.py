@@ -43,6 +43,7 @@ from rules.intents import (
     ResolveFinding,
 )
 from rules.metrics import (
+    ActiveDays,
     MetricSeries,
     MetricSource,
     MetricSpec,
@@ -50,6 +51,7 @@ from rules.metrics import (
     QuotaPace,
     RepProfile,
     SubjectKey,
+    WinRate,
 )
 from rules.periods import Period, PeriodUnit, periods_to_date
 from rules.scorecard import Scorecard, build_scorecard
@@ -239,12 +241,15 @@ def evidence_measurement(as_of: datetime) -> Measurement:
 
 
 def _rule_measurements(rule: VersionedRule, periods: RulePeriods) -> list[Measurement]:
-    """The rule's metric and, for a coverage standard of 1 / win rate, that win rate."""
+    """The rule's metric; for a coverage standard of 1 / win rate, that win rate; for a
+    rule measured per active day, the rep's active days."""
     document = rule.document
     wanted: list[Measurement] = [(document.metric, periods.all)]
     inverse = [s for s in document.standards if s.basis is Basis.INVERSE_WIN_RATE]
     if inverse:
         wanted.append((inverse[0].win_rate, periods.all))
+    if document.period.per_active_day:
+        wanted.append((ActiveDays(), periods.all))
     return wanted
 
 
@@ -256,9 +261,18 @@ def _assess(
     anchors: Mapping[SubjectKey, float],
 ) -> RuleAssessment:
     periods = rule_periods(rule.document, as_of)
-    series, *win_rates = [measurements.get(*wanted) for wanted in _rule_measurements(rule, periods)]
-    win_rate = win_rates[0] if win_rates else None
-    return assess_rule(rule, periods, series, reps, win_rate, anchors=anchors)
+    metric, *more = _rule_measurements(rule, periods)
+    series = measurements.get(*metric)
+    extra = {type(spec): measurements.get(spec, at) for spec, at in more}
+    return assess_rule(
+        rule,
+        periods,
+        series,
+        reps,
+        extra.get(WinRate),
+        anchors=anchors,
+        active_days=extra.get(ActiveDays),
+    )
 
 
 def _anchors(live: Mapping[SubjectKey, LiveFinding]) -> dict[SubjectKey, float]:

@@ -89,6 +89,16 @@ class MeetingsHeld(_Metric):
     exclude_outcomes: tuple[str, ...] = ("No show", "No-show", "Canceled", "Cancelled")
 
 
+class ActiveDays(_Metric):
+    """Days in the period on which the rep logged anything at all (any kind of activity):
+    the days they were at work, as far as the CRM can tell. Rate metric; value and
+    sample = the number of distinct UTC calendar days with an activity. A rule measured
+    ``per_active_day`` divides by it (at most the period's business days), so a day of
+    leave is not a day of zero calls."""
+
+    metric: Literal["active_days"] = "active_days"
+
+
 class PipelineCreated(_Metric):
     """Deals the rep created in the period (``created_in_crm_at`` in the period, current
     owner). Rate metric. ``measure = 'count'``: value = number of deals; ``'amount'``: value
@@ -228,6 +238,7 @@ class CloseDatePushes(_Metric):
 MetricSpec = Annotated[
     ActivityCount
     | MeetingsHeld
+    | ActiveDays
     | PipelineCreated
     | PipelineCoverage
     | WinRate

@@ -119,6 +119,22 @@ def rule_value(
     return value
 
 
+def per_active_day(
+    values: Sequence[float | None],
+    active: Sequence[Observation | None] | None,
+    periods: Sequence[Period],
+) -> tuple[float | None, ...]:
+    """Each period's value per day the rep logged anything (at most its business days);
+    None for a period in which they logged nothing: away, not idle."""
+    divided: list[float | None] = []
+    for index, (value, period) in enumerate(zip(values, periods, strict=True)):
+        seen = None if active is None else active[index]
+        logged = 0.0 if seen is None or seen.value is None else seen.value
+        days = min(logged, period.business_days)
+        divided.append(None if value is None or days <= 0 else value / days)
+    return tuple(divided)
+
+
 def quota_pace(
     observation: Observation, at: datetime, min_elapsed: float | None = None
 ) -> float | None:

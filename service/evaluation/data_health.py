@@ -29,6 +29,7 @@ _QUOTAS = frozenset({Entity.QUOTA})
 READS: Mapping[str, frozenset[Entity]] = {
     "activity_count": _ACTIVITIES,
     "meetings_held": _ACTIVITIES,
+    "active_days": _ACTIVITIES,
     "days_since_activity": _ACTIVITIES | _DEALS,
     "pipeline_created": _DEALS,
     "pipeline_coverage": _DEALS | _QUOTAS,

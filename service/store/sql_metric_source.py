@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, literal, or_, select
 
 from rules.metrics import (
+    ActiveDays,
     ActivityCount,
     CloseDatePushes,
     DaysInStage,
@@ -44,6 +45,7 @@ _Measure = Callable[[Database, Any, Frame], MetricSeries]
 _MEASURES: Mapping[type[Any], _Measure] = {
     ActivityCount: activity.measure_activity_count,
     MeetingsHeld: activity.measure_meetings_held,
+    ActiveDays: activity.measure_active_days,
     PipelineCreated: activity.measure_pipeline_created,
     PipelineCoverage: objectives.measure_pipeline_coverage,
     QuotaPace: objectives.measure_quota_pace,

@@ -10,10 +10,12 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import timedelta
+from datetime import UTC, date, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from rules.metrics import (
+    ActiveDays,
     ActivityCount,
     CloseDatePushes,
     DaysInStage,
@@ -42,6 +44,7 @@ class Reference(Facts):
         handlers: Mapping[type[Any], Callable[[Any, Sequence[Period]], MetricSeries]] = {
             ActivityCount: self.activity_count,
             MeetingsHeld: self.meetings_held,
+            ActiveDays: self.active_days,
             PipelineCreated: self.pipeline_created,
             PipelineCoverage: self.pipeline_coverage,
             QuotaPace: self.quota_pace,
@@ -75,6 +78,30 @@ class Reference(Facts):
                 and (a["outcome"] is None or a["outcome"].lower() not in excluded)
             ),
         )
+
+    def active_days(self, spec: ActiveDays, periods: Sequence[Period]) -> MetricSeries:
+        first = min(p.start for p in periods)
+
+        def zone_of(rep: str) -> Any:
+            zone = self.reps.get(rep, {}).get("time_zone")
+            return ZoneInfo(zone).utcoffset(first.replace(tzinfo=None)) if zone else None
+
+        days: dict[SubjectKey, list[set[date]]] = {}
+        for idx, p in enumerate(periods):
+            for a in self.fx.activities:
+                if not (
+                    p.start <= a["occurred_at"] < p.end and self.rep_alive(a["rep_crm_id"], p.end)
+                ):
+                    continue
+                if a["deleted_at"] is not None and a["deleted_at"] <= p.end:
+                    continue
+                slots = days.setdefault(SubjectKey(a["rep_crm_id"]), [set() for _ in periods])
+                offset = zone_of(a["rep_crm_id"]) or timedelta(0)
+                slots[idx].add((a["occurred_at"].astimezone(UTC) + offset).date())
+        return {
+            key: [Observation(float(len(found)), len(found)) for found in slots]
+            for key, slots in days.items()
+        }
 
     def _count(self, periods: Sequence[Period], wanted: Callable[[Row], bool]) -> MetricSeries:
         counts: dict[SubjectKey, list[Observation | None]] = {}

@@ -187,3 +187,45 @@ def test_seasonal_is_refused_on_other_bases():
     with pytest.raises(ValidationError, match="seasonal only goes with basis own_baseline"):
         rule(standard={"basis": "team_median", "min": 0.8, "seasonal": True})
     assert BASE_DOCUMENT["standard"] == {"basis": "absolute", "min": 40}
+
+
+# ------------------------------------------------------------------ per day at work
+
+
+def test_per_day_at_work_a_week_of_leave_is_no_drop():
+    per_active = rule(**OWN, period={"unit": "week", "per_active_day": True})
+    per_business = rule(**OWN, period={"unit": "week", "per_business_day": True})
+    # weeks of 50 calls over 5 days, then one with 30 over 3 days and one away entirely
+    calls = {SubjectKey("r1"): [50] * 6 + [30, 0]}
+    days = {SubjectKey(r): [5] * 8 for r in ("r1", "r2", "r3")}
+    days[SubjectKey("r1")] = [5] * 6 + [3, 0]
+    source = _source(activity_count=calls, active_days=days)
+
+    assert _evaluate([per_active], source).of_type(OpenFinding) == ()
+    assert _evaluate([per_business], source).of_type(OpenFinding)
+    cell = _evaluate([per_active], source).scorecard.cell("r1", "calls")
+    assert cell is not None
+    assert cell.value is None  # a week away is not measured, not zero
+
+
+def test_per_day_at_work_still_sees_fewer_calls_on_the_days_worked():
+    per_active = rule(**OWN, period={"unit": "week", "per_active_day": True})
+    calls = {SubjectKey("r1"): [50] * 6 + [20, 20]}
+    days = {SubjectKey(r): [5] * 8 for r in ("r1", "r2", "r3")}
+    plan = _evaluate([per_active], _source(activity_count=calls, active_days=days))
+    assert [f.subject for f in plan.of_type(OpenFinding)] == [SubjectKey("r1")]
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"period": {"unit": "week", "per_active_day": True, "per_business_day": True}},
+         "choose per_business_day or per_active_day"),
+        ({"metric": {"metric": "days_since_activity"}, "period": {"unit": "day",
+          "per_active_day": True}, "standard": {"basis": "absolute", "max": 7}},
+         "per_active_day needs a rate metric"),
+    ],
+)  # fmt: skip
+def test_per_day_at_work_is_refused_where_it_means_nothing(changes: dict[str, Any], message: str):
+    with pytest.raises(ValidationError, match=message):
+        rule({**BASE_DOCUMENT, **changes})

@@ -10,9 +10,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, and_, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Row,
+    Select,
+    String,
+    and_,
+    column,
+    distinct,
+    func,
+    or_,
+    select,
+    values,
+)
 
 from rules.metrics import (
+    ActiveDays,
     ActivityCount,
     MeetingsHeld,
     MetricSeries,
@@ -27,12 +41,14 @@ from service.store.metric_queries.common import (
     Frame,
     alive_at,
     live_rep,
+    local_day,
     number,
     parts,
     rep_series,
     run,
     top_deal_columns,
     top_deals,
+    utc_offset_minutes,
 )
 from service.store.metric_queries.snapshot import deal_snapshot
 
@@ -54,6 +70,31 @@ def measure_meetings_held(db: Database, spec: MeetingsHeld, frame: Frame) -> Met
     return _count_activities(db, frame, kinds=("meeting",), exclude_outcomes=spec.exclude_outcomes)
 
 
+def measure_active_days(db: Database, spec: ActiveDays, frame: Frame) -> MetricSeries:
+    """Distinct local days per rep and period. Each rep's day is shifted by their time
+    zone's offset at the first period's start (a daylight-saving hour later in the range
+    moves no working-hours activity across midnight); reps without a zone count UTC days.
+    The offsets are one ``VALUES`` row per rep, worked out here: SQLite has no zones."""
+    start = min(period.start for period in frame.periods)
+    zones = db.execute(
+        select(REPS.c.crm_id, REPS.c.time_zone).where(REPS.c.connection_id == frame.connection_id)
+    ).all()
+    if not zones:
+        return {}
+    offsets = (
+        values(column("rep_crm_id", String), column("minutes", Integer), name="rep_offsets")
+        .data([(crm_id, utc_offset_minutes(zone, start)) for crm_id, zone in zones])
+        .cte("rep_offsets")
+    )
+    day = local_day(ACTIVITIES.c.occurred_at, offsets.c.minutes)
+    return _count_activities(
+        db,
+        frame,
+        counted=func.count(distinct(day)),
+        joined=(offsets, offsets.c.rep_crm_id == REPS.c.crm_id),
+    )
+
+
 def _count_activities(
     db: Database,
     frame: Frame,
@@ -62,7 +103,11 @@ def _count_activities(
     subtypes: Sequence[str] = (),
     outcomes: Sequence[str] = (),
     exclude_outcomes: Sequence[str] = (),
+    counted: ColumnElement[int] | None = None,
+    joined: tuple[Any, ColumnElement[bool]] | None = None,
 ) -> MetricSeries:
+    """Per rep and period, the matching activities (or ``counted`` of them, with the
+    ``joined`` table and condition joined to the reps)."""
     a, bounds = ACTIVITIES.c, frame.bounds()
     matches = [
         a.connection_id == frame.connection_id,
@@ -71,10 +116,13 @@ def _count_activities(
         a.occurred_at < bounds.last_end,
         *_filters(kinds, subtypes, outcomes, exclude_outcomes),
     ]
+    n = (func.count() if counted is None else counted).label("n")
     if frame.disjoint:
-        query = _counted_by_bucket(frame, matches)
+        query = _counted_by_bucket(frame, matches, n)
     else:
-        query = _counted_by_join(frame, matches)
+        query = _counted_by_join(frame, matches, n)
+    if joined is not None:
+        query = query.join(*joined)
 
     def observe(row: Row[Any]) -> Observation:
         return Observation(value=float(row.n), sample=row.n)
@@ -82,7 +130,9 @@ def _count_activities(
     return rep_series(run(db, query), len(frame.periods), observe, _ZERO)
 
 
-def _counted_by_bucket(frame: Frame, matches: list[ColumnElement[bool]]) -> Select[Any]:
+def _counted_by_bucket(
+    frame: Frame, matches: list[ColumnElement[bool]], n: ColumnElement[int]
+) -> Select[Any]:
     """Disjoint periods (what the rules ask for): each activity falls in at most one, so
     it is bucketed by a ``CASE`` over the periods' literal bounds and counted in one
     grouped pass, reps first, so each rep's activities are one range of the index
@@ -91,14 +141,16 @@ def _counted_by_bucket(frame: Frame, matches: list[ColumnElement[bool]]) -> Sele
     connection once per period.)"""
     bucket = frame.bucket(ACTIVITIES.c.occurred_at, ACTIVITIES, REPS)
     return (
-        select(REPS.c.crm_id.label("rep"), bucket.label("idx"), func.count().label("n"))
+        select(REPS.c.crm_id.label("rep"), bucket.label("idx"), n)
         .join_from(REPS, ACTIVITIES, and_(*matches))
         .where(REPS.c.connection_id == frame.connection_id, bucket.is_not(None))
         .group_by(REPS.c.crm_id, bucket)
     )
 
 
-def _counted_by_join(frame: Frame, matches: list[ColumnElement[bool]]) -> Select[Any]:
+def _counted_by_join(
+    frame: Frame, matches: list[ColumnElement[bool]], n: ColumnElement[int]
+) -> Select[Any]:
     """Overlapping periods: an activity may count in several, so join the periods."""
     periods = frame.periods_cte()
     p = periods.c
@@ -108,7 +160,7 @@ def _counted_by_join(frame: Frame, matches: list[ColumnElement[bool]]) -> Select
         alive_at(ACTIVITIES, p.end_at),
     )
     return (
-        select(REPS.c.crm_id.label("rep"), p.idx, func.count().label("n"))
+        select(REPS.c.crm_id.label("rep"), p.idx, n)
         .select_from(periods)
         .join(REPS, live_rep(periods, frame.connection_id, REPS.c.crm_id))
         .join(ACTIVITIES, and_(*matches, in_period))

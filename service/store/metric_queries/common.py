@@ -24,10 +24,11 @@ from collections.abc import (
     ValuesView,
 )
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from itertools import pairwise
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import (
     CTE,
@@ -200,6 +201,41 @@ def _days_between_postgresql(element: days_between, compiler: SQLCompiler, **kw:
     if isinstance(later_clause.type, Date):
         return f"CAST(({later} - {earlier}) AS DOUBLE PRECISION)"
     return f"(date_part('epoch', {later} - {earlier}) / 86400)"
+
+
+class local_day(FunctionElement[date]):  # noqa: N801 - reads like the SQL function it is
+    """The calendar day of a timestamp at a UTC offset in minutes: ``local_day(t, m)``.
+
+    SQLite keeps the UTC wall time as ISO text and shifts it with a ``minutes`` modifier;
+    PostgreSQL converts the ``timestamptz`` to UTC first, so the session's time zone
+    cannot move an activity to another day."""
+
+    type = Date()
+    inherit_cache = True
+    name = "local_day"
+
+
+@compiles(local_day, "sqlite")
+def _local_day_sqlite(element: local_day, compiler: SQLCompiler, **kw: Any) -> str:
+    moment, minutes = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"date({moment}, ({minutes}) || ' minutes')"
+
+
+@compiles(local_day, "postgresql")
+def _local_day_postgresql(element: local_day, compiler: SQLCompiler, **kw: Any) -> str:
+    moment, minutes = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"CAST(({moment} AT TIME ZONE 'UTC') + ({minutes}) * INTERVAL '1 minute' AS DATE)"
+
+
+def utc_offset_minutes(time_zone: str | None, at: datetime) -> int:
+    """The zone's offset at ``at`` in whole minutes; 0 for an unknown or missing zone."""
+    if not time_zone:
+        return 0
+    try:
+        offset = at.astimezone(ZoneInfo(time_zone)).utcoffset()
+    except (ZoneInfoNotFoundError, ValueError):
+        return 0
+    return 0 if offset is None else int(offset.total_seconds() // 60)
 
 
 # ------------------------------------------------------------------ shared predicates
