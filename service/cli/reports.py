@@ -71,8 +71,9 @@ def format_evaluation(name: str, result: EvaluationResult, *, limit: int = 12) -
         f" ease {len(applied.eased)}, resolve {len(applied.resolved)};"
         f" {applied.refreshed - len(applied.eased)} refreshed, {applied.kept} unchanged;"
         f" {_live_after(applied)} live after this run",
-        f"coaching tasks: {verb} queue {applied.tasks_queued} ({len(plan.deferred)} deferred by"
-        f" the managers' weekly budgets); webhook events: {applied.events_queued}",
+        f"tasks: {verb} queue {applied.tasks_queued - applied.hygiene_queued} coaching for"
+        f" managers and {applied.hygiene_queued} deal hygiene for reps ({len(plan.deferred)}"
+        f" deferred by weekly budgets); webhook events: {applied.events_queued}",
     ]
     opened = plan.of_type(OpenFinding)
     for intent in opened[:limit]:

@@ -62,7 +62,9 @@ class AppliedPlan:
     eased: list[int] = field(default_factory=list)
     escalated: list[int] = field(default_factory=list)
     resolved: list[int] = field(default_factory=list)
+    #: Tasks queued, of them hygiene tasks for deal owners (the rest coach managers).
     tasks_queued: int = 0
+    hygiene_queued: int = 0
     events_queued: int = 0
     skipped: list[str] = field(default_factory=list)
 
@@ -253,7 +255,11 @@ class PlanWriter:
     def write_outboxes(self) -> None:
         """Queue the tasks and events; one already queued under its key is left alone."""
         key = ("connection_id", "idempotency_key")
-        self.applied.tasks_queued += self._insert_new(CrmWrite, self._tasks, key)
+        hygiene = [row for row in self._tasks if row["task_kind"] == "hygiene"]
+        coaching = [row for row in self._tasks if row["task_kind"] != "hygiene"]
+        queued_hygiene = self._insert_new(CrmWrite, hygiene, key)
+        self.applied.hygiene_queued += queued_hygiene
+        self.applied.tasks_queued += queued_hygiene + self._insert_new(CrmWrite, coaching, key)
         self.applied.events_queued += self._insert_new(WebhookEvent, self._events, ("event_id",))
         self._tasks, self._events = [], []
 

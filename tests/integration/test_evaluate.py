@@ -296,7 +296,9 @@ def test_what_is_stored_is_what_the_plan_said_for_every_finding_task_and_event(s
     assert {task.idempotency_key for task in stored_tasks} == set(tasks)
     for stored in stored_tasks:
         assert stored.payload == task_payload(tasks[stored.idempotency_key])
+        assert stored.task_kind == tasks[stored.idempotency_key].kind == "coaching"
         assert stored.finding_id in transitions
+    assert (result.applied.tasks_queued, result.applied.hygiene_queued) == (len(tasks), 0)
 
 
 SMALL_ORG = OrgShape(reps=10, managers=2, months=12, deal_scale=0.6)
@@ -500,3 +502,25 @@ def test_an_own_baseline_finding_stores_its_anchor_and_tasks_their_kind(store: S
         history = coaching_history(session, connection_id, AS_OF)
     assert dict(history.tasks_this_week) == {MANAGER: 1}
     assert dict(history.hygiene_this_week) == {STEADY: 1}
+
+
+def test_the_default_pack_queues_hygiene_for_deal_owners_apart_from_coaching(
+    store: Store, pack_org: int
+):
+    result = evaluate_connection(store, pack_org, as_of=SMALL_ORG.end)
+
+    planned = result.plan.of_type(CreateCoachingTask)
+    hygiene = [task for task in planned if task.kind == "hygiene"]
+    assert hygiene, "the small org has idle deals"
+    assert all(task.budget_owner_crm_id == task.rep_crm_id for task in hygiene)
+    assert result.applied.hygiene_queued == len(hygiene)
+    assert result.applied.tasks_queued == len(planned)
+    per_rep: dict[str, int] = {}
+    for task in hygiene:
+        per_rep[task.rep_crm_id] = per_rep.get(task.rep_crm_id, 0) + 1
+    assert max(per_rep.values()) <= 2  # DRIFTCOACH_WEEKLY_HYGIENE_BUDGET's default
+    with store.unit_of_work() as session:
+        kinds = session.execute(
+            select(CrmWrite.task_kind, func.count()).group_by(CrmWrite.task_kind)
+        ).all()
+    assert dict(kinds).get("hygiene") == len(hygiene)

@@ -21,7 +21,7 @@ def _result(applied: AppliedPlan, *, dry_run: bool = False) -> EvaluationResult:
 def test_the_summary_counts_opened_escalated_eased_resolved_refreshed_unchanged_and_live():
     applied = AppliedPlan(
         opened=[1, 2], kept=5, refreshed=3, eased=[7], escalated=[4], resolved=[9],
-        tasks_queued=2, events_queued=3,
+        tasks_queued=3, hygiene_queued=1, events_queued=3,
     )  # fmt: skip
     lines = format_evaluation("acme", _result(applied)).splitlines()
     assert lines[-2] == (
@@ -29,8 +29,8 @@ def test_the_summary_counts_opened_escalated_eased_resolved_refreshed_unchanged_
         " 11 live after this run"
     )
     assert lines[-1] == (
-        "coaching tasks: did queue 2 (0 deferred by the managers' weekly budgets);"
-        " webhook events: 3"
+        "tasks: did queue 2 coaching for managers and 1 deal hygiene for reps (0 deferred"
+        " by weekly budgets); webhook events: 3"
     )
 
 
