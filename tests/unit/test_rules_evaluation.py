@@ -32,6 +32,7 @@ from rules.metrics import (
     SubjectKey,
 )
 from rules.periods import Period
+from rules.series import rule_periods
 from service.evaluation.packs import default_pack_dir, load_pack
 from tests.unit.rules_support import AS_OF, BASE_DOCUMENT, DEAL_DOCUMENT, manager, rep, rule
 
@@ -346,9 +347,9 @@ def test_the_reads_named_up_front_are_the_reads_the_evaluation_makes_in_order():
 
     needed = measurements_needed(rules, AS_OF)
     assert needed == tuple(fake.measured)
-    # rules measured per day at work share one read of the active days (same periods)
-    active = any(r.document.period.per_active_day for r in pack)
-    assert len(set(needed)) == len(needed) == sum(1 + _inverse(r) for r in pack) + active
+    # rules measured per day at work over the same periods share one read of active days
+    active = {rule_periods(r.document, AS_OF).all for r in pack if r.document.period.per_active_day}
+    assert len(set(needed)) == len(needed) == sum(1 + _inverse(r) for r in pack) + len(active)
     assert off.document.metric not in {metric for metric, _ in needed}
 
 
