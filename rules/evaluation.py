@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -27,6 +27,7 @@ from rules.evidence import (
     complete_evidence,
     deals_involved,
     evidence_body,
+    indicator_context,
     quota_gaps,
 )
 from rules.intents import (
@@ -166,6 +167,9 @@ def evaluate(
         decided.extend(decisions.intents)
         candidates.extend(decisions.candidates)
     context = _evidence_context(evidence.assessments(), measurements, source, as_of, settings)
+    context = replace(
+        context, indicators=indicator_context(a for r in judged for a in r.assessments)
+    )
     evidence.complete(context)
     budgets = Budgets(
         settings.weekly_task_budget, settings.manager_budgets, settings.hygiene_task_budget

@@ -8,12 +8,13 @@ drives, the rep's quota gap and how fresh the data is. Everything is JSON-ready.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from rules.assessment import Assessment
+from rules.documents import Level
 from rules.drift import Bounds
 from rules.formatting import describe_bounds, finite, format_value, sparkline
 from rules.metrics import DealProfile, MetricSeries, Observation
@@ -31,6 +32,9 @@ class EvidenceContext:
     data_as_of: datetime | None
     deals: Mapping[str, DealProfile]
     quota_gaps: Mapping[str, Mapping[str, Any]]
+    #: Per rep, the objectives and results their activities drive, as judged in the same
+    #: evaluation (:func:`indicator_context`): the context of an activity finding.
+    indicators: Mapping[str, Sequence[Mapping[str, Any]]] = field(default_factory=dict)
 
 
 def deals_involved(assessment: Assessment) -> tuple[str, ...]:
@@ -90,6 +94,7 @@ def evidence_body(assessment: Assessment, as_of: datetime) -> dict[str, Any]:
         "team_median": finite(assessment.latest.team_median),
         "deals": [],
         "quota_gap": UNKNOWN,
+        "context": [],
         "data_as_of": None,
         "evaluated_at": as_of.isoformat(),
     }
@@ -103,6 +108,8 @@ def complete_evidence(
         _deal(deal, context.deals.get(deal)) for deal in deals_involved(assessment)
     ]
     evidence["quota_gap"] = dict(context.quota_gaps.get(assessment.rep.crm_id, {})) or UNKNOWN
+    if assessment.rule.document.level is Level.ACTIVITY:
+        evidence["context"] = [dict(i) for i in context.indicators.get(assessment.rep.crm_id, ())]
     evidence["data_as_of"] = None if context.data_as_of is None else context.data_as_of.isoformat()
 
 
@@ -147,6 +154,30 @@ def _deal(crm_id: str, deal: DealProfile | None) -> dict[str, Any]:
         "stage": deal.stage,
         "close_date": None if deal.close_date is None else deal.close_date.isoformat(),
     }
+
+
+def indicator_context(assessments: Iterable[Assessment]) -> dict[str, list[dict[str, Any]]]:
+    """Per rep, each objective and result rule's latest value against its standard, from
+    the rep-level ``assessments`` of one evaluation: what the rep's activities drive."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for assessment in assessments:
+        document = assessment.rule.document
+        if document.level is Level.ACTIVITY or assessment.subject.deal_crm_id is not None:
+            continue
+        bounds, fmt = assessment.bounds, document.value_format
+        found.setdefault(assessment.rep.crm_id, []).append(
+            {
+                "rule_key": document.key,
+                "name": document.name,
+                "level": document.level.value,
+                "observed": finite(assessment.observed),
+                "observed_text": format_value(assessment.observed, fmt),
+                "standard_text": None if bounds is None else describe_bounds(bounds, fmt),
+                "outside": assessment.verdict.breaches[-1] is not None,
+                "drifting": assessment.verdict.drifting,
+            }
+        )
+    return found
 
 
 def quota_gaps(
@@ -204,11 +235,20 @@ def summarise(evidence: Mapping[str, Any]) -> str:
     if deals:
         lines.append("Deals: " + "; ".join(deals))
     lines.append(f"Drives: {evidence['drives']}; quota gap: {_quota_text(evidence['quota_gap'])}")
+    context = [_indicator_text(i) for i in evidence.get("context", ())]
+    if context:
+        lines.append("Where it shows: " + "; ".join(context))
     rule = evidence["rule"]
     lines.append(
         f"Data as of {evidence['data_as_of'] or UNKNOWN}; rule {rule['key']} v{rule['version']}"
     )
     return "\n".join(lines)
+
+
+def _indicator_text(indicator: Mapping[str, Any]) -> str:
+    standard = indicator["standard_text"] or "no standard this period"
+    where = "outside" if indicator["outside"] else "inside"
+    return f"{indicator['name']} {indicator['observed_text']} ({standard}; {where})"
 
 
 def _standard_text(evidence: Mapping[str, Any]) -> str:

@@ -229,3 +229,28 @@ def test_per_day_at_work_still_sees_fewer_calls_on_the_days_worked():
 def test_per_day_at_work_is_refused_where_it_means_nothing(changes: dict[str, Any], message: str):
     with pytest.raises(ValidationError, match=message):
         rule({**BASE_DOCUMENT, **changes})
+
+
+# ------------------------------------------------------------------ objectives as context
+
+
+def test_an_activity_task_says_where_its_drop_shows_in_the_objectives_it_drives():
+    coverage = rule({**BASE_DOCUMENT, "key": "coverage", "name": "Pipeline coverage",
+                     "level": "objective", "metric": {"metric": "pipeline_coverage"}},
+                    standard={"basis": "absolute", "min": 3},
+                    coaching={"create_tasks": False})  # fmt: skip
+    source = _source(
+        activity_count={SubjectKey("r1"): [50, 50, 30, 30]},
+        pipeline_coverage={SubjectKey(r): [3.5, 3.5, 0.6, 0.6] if r == "r1" else [4.0] * 4
+                           for r in ("r1", "r2", "r3")},
+    )  # fmt: skip
+
+    plan = _evaluate([rule(), coverage], source)
+
+    (task,) = plan.of_type(CreateCoachingTask)
+    assert task.rule_key == "calls"
+    (context,) = task.evidence["context"]
+    assert (context["rule_key"], context["observed"], context["outside"]) == ("coverage", 0.6, True)
+    assert "Where it shows: Pipeline coverage 0.6 (at least 3; outside)" in task.body
+    opened = {f.rule_key: f for f in plan.of_type(OpenFinding)}
+    assert opened["coverage"].evidence["context"] == []  # only activities carry it
