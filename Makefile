@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check --quiet
 
 .DEFAULT_GOAL := help
-.PHONY: browser help demo test lint typecheck unit integration e2e bench bench-evaluate bench-backtest clean
+.PHONY: browser help demo test lint typecheck unit integration e2e bench bench-evaluate bench-backtest bench-signal clean
 
 help:
 	@echo "make demo   - sandbox CRM, sync, rules and write-back on a fresh SQLite store"
@@ -17,6 +17,7 @@ help:
 	@echo "make bench  - sync benchmarks against the sandbox (SQLite and PostgreSQL, ~25 min)"
 	@echo "make bench-evaluate - the default rule pack on a 1M-activity org vs a raw SQL scan"
 	@echo "make bench-backtest - replay and score the default pack on seeded orgs vs live runs"
+	@echo "make bench-signal - the default pack's scores on 24 and 200 reps, four quarters"
 	@echo "make clean  - remove .venv and caches"
 
 $(BIN)/python:
@@ -69,6 +70,9 @@ bench-evaluate: $(VENV)/.installed-test
 
 bench-backtest: $(VENV)/.installed-test
 	$(BIN)/python -m bench.backtest
+
+bench-signal: $(VENV)/.installed-test
+	$(BIN)/python -m bench.backtest --sizes 24x18,200x18 --quarters 4 --runs 0
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis driftcoach-demo.db* \

@@ -98,7 +98,7 @@ def assess_rule(
 
     ``anchors``: per subject with a live finding, the own baseline it opened against.
     While the finding lives, an own-baseline standard holds the subject to that level,
-    not to the trailing mean: a rep whose level falls would otherwise pull their own
+    not to the trailing median: a rep whose level falls would otherwise pull their own
     baseline down after them, and the finding would resolve while the drop goes on.
     ``active_days``: the rep's active days, for a rule measured per active day.
     """

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -166,9 +166,8 @@ def evaluate(
         decisions = decide_rule(rule_assessment, found, evidence, as_of)
         decided.extend(decisions.intents)
         candidates.extend(decisions.candidates)
-    context = _evidence_context(evidence.assessments(), measurements, source, as_of, settings)
-    context = replace(
-        context, indicators=indicator_context(a for r in judged for a in r.assessments)
+    context = _evidence_context(
+        evidence.assessments(), judged, measurements, source, as_of, settings=settings
     )
     evidence.complete(context)
     budgets = Budgets(
@@ -285,16 +284,20 @@ def _anchors(live: Mapping[SubjectKey, LiveFinding]) -> dict[SubjectKey, float]:
 
 def _evidence_context(
     relevant: Sequence[Assessment],
+    judged: Sequence[RuleAssessment],
     measurements: _Measurements,
     source: MetricSource,
     as_of: datetime,
+    *,
     settings: EvaluationSettings,
 ) -> EvidenceContext:
-    """Deal names and quota gaps, fetched once and only for subjects that get intents."""
+    """Deal names and quota gaps, fetched once and only for subjects that get intents;
+    the objectives and results every rep's activity findings are put in context of."""
     deal_ids = sorted({deal for a in relevant for deal in deals_involved(a)})
     deals = {deal.crm_id: deal for deal in source.deals(deal_ids)} if deal_ids else {}
     pace = measurements.latest_of(QuotaPace)
     if pace is None and relevant and settings.quota_evidence:
         pace = measurements.get(*evidence_measurement(as_of))
     gaps = quota_gaps(pace, measurements.latest_of(PipelineCoverage), as_of)
-    return EvidenceContext(as_of, source.data_as_of(), deals, gaps)
+    indicators = indicator_context(a for rule in judged for a in rule.assessments)
+    return EvidenceContext(as_of, source.data_as_of(), deals, gaps, indicators)

@@ -8,7 +8,7 @@ drives, the rep's quota gap and how fresh the data is. Everything is JSON-ready.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -34,7 +34,7 @@ class EvidenceContext:
     quota_gaps: Mapping[str, Mapping[str, Any]]
     #: Per rep, the objectives and results their activities drive, as judged in the same
     #: evaluation (:func:`indicator_context`): the context of an activity finding.
-    indicators: Mapping[str, Sequence[Mapping[str, Any]]] = field(default_factory=dict)
+    indicators: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 def deals_involved(assessment: Assessment) -> tuple[str, ...]:
