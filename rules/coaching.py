@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from rules.assessment import Assessment
 from rules.cadence import Budgets, CoachingHistory, apply_budget, cadence_allows, task_key
 from rules.documents import Level
-from rules.evidence import summarise
+from rules.evidence import deals_involved, summarise
 from rules.formatting import describe_bounds, format_value
 from rules.intents import CreateCoachingTask, DeferredTask, Evidence, FindingId, TaskDraft
 from rules.metrics import DealProfile, RepProfile, SubjectKind
@@ -179,7 +179,17 @@ def template_values(candidate: CoachingCandidate, context: CoachingContext) -> d
     deal_id = assessment.subject.deal_crm_id
     if deal_id is not None:
         values |= _deal_values(deal_id, context.deals.get(deal_id))
+    if document.rollup is not None:
+        names = [_deal_name(d, context.deals.get(d)) for d in deals_involved(assessment)]
+        values |= {"deal_count": format_value(assessment.observed), "deals": "; ".join(names)}
     return values
+
+
+def _deal_name(crm_id: str, deal: DealProfile | None) -> str:
+    if deal is None:
+        return crm_id
+    amount = format_value(deal.amount, "currency")
+    return f"{deal.name} ({deal.stage}, {amount})"
 
 
 def _deal_values(crm_id: str, deal: DealProfile | None) -> dict[str, str]:

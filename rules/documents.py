@@ -26,9 +26,14 @@ from rules.metrics import (
 )
 from rules.periods import PeriodUnit
 from rules.policies import CoachingPolicy, DriftPolicy
-from rules.standards import Basis, Overrides, Ramp, Standard
+from rules.standards import Basis, Overrides, Ramp, Rollup, Standard
 from rules.strict import Strict
-from rules.templates import DEAL_PLACEHOLDERS, REP_PLACEHOLDERS, check_placeholders
+from rules.templates import (
+    DEAL_PLACEHOLDERS,
+    REP_PLACEHOLDERS,
+    ROLLUP_PLACEHOLDERS,
+    check_placeholders,
+)
 
 
 class Level(StrEnum):
@@ -84,6 +89,9 @@ class RuleDocument(Strict):
     overrides: Overrides = Field(default_factory=Overrides)
     ramp: Ramp | None = None
     drift: DriftPolicy = Field(default_factory=DriftPolicy)
+    rollup: Rollup | None = Field(
+        default=None, description="deal rules: judge the rep's deals together (see Rollup)"
+    )
     coaching: CoachingPolicy
     alert: bool = True
     enabled: bool = True
@@ -173,7 +181,9 @@ class RuleDocument(Strict):
     def _known_placeholders(cls, coaching: CoachingPolicy, info: ValidationInfo) -> Any:
         metric = info.data.get("metric")
         allowed = REP_PLACEHOLDERS
-        if metric is not None and metric.subject_kind == SubjectKind.DEAL:
+        if info.data.get("rollup") is not None:
+            allowed = REP_PLACEHOLDERS | ROLLUP_PLACEHOLDERS
+        elif metric is not None and metric.subject_kind == SubjectKind.DEAL:
             allowed = REP_PLACEHOLDERS | DEAL_PLACEHOLDERS
         for name in ("subject_template", "body_template"):
             try:
@@ -181,6 +191,14 @@ class RuleDocument(Strict):
             except ValueError as exc:
                 raise ValueError(f"{name}: {exc}") from None
         return coaching
+
+    @field_validator("rollup")
+    @classmethod
+    def _rollup_deals_only(cls, rollup: Rollup | None, info: ValidationInfo) -> Rollup | None:
+        metric = info.data.get("metric")
+        if rollup is not None and metric is not None and metric.subject_kind != SubjectKind.DEAL:
+            raise ValueError(f"rollup needs a deal metric; {metric.metric} is about reps")
+        return rollup
 
     @field_validator("min_quota_elapsed")
     @classmethod

@@ -55,6 +55,7 @@ from rules.metrics import (
     WinRate,
 )
 from rules.periods import Period, PeriodUnit, periods_to_date
+from rules.rollup import roll_up
 from rules.scorecard import Scorecard, build_scorecard
 from rules.series import RulePeriods, roster, rule_periods
 from rules.standards import Basis
@@ -267,7 +268,7 @@ def _assess(
     metric, *more = _rule_measurements(rule, periods)
     series = measurements.get(*metric)
     extra = {type(spec): measurements.get(spec, at) for spec, at in more}
-    return assess_rule(
+    judged = assess_rule(
         rule,
         periods,
         series,
@@ -276,6 +277,7 @@ def _assess(
         anchors=anchors,
         active_days=extra.get(ActiveDays),
     )
+    return judged if rule.document.rollup is None else roll_up(judged, reps)
 
 
 def _anchors(live: Mapping[SubjectKey, LiveFinding]) -> dict[SubjectKey, float]:

@@ -96,3 +96,13 @@ class Ramp(Strict):
 
     days: int = Field(ge=1, le=730)
     factor: float = Field(gt=0, le=1)
+
+
+class Rollup(Strict):
+    """A deal rule judged per rep: the number of the rep's deals outside the standard,
+    held to at most ``team_factor`` x the team's median number (and flagged only from
+    ``min_deals`` deals), so a rep is flagged for standing out, not because some deal of
+    theirs is old. The finding lists the deals with the most open pipeline."""
+
+    min_deals: int = Field(default=3, ge=1, le=1000)
+    team_factor: float = Field(default=1.5, gt=0, le=100)

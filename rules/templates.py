@@ -34,6 +34,9 @@ DEAL_PLACEHOLDERS: frozenset[str] = frozenset(
     {"deal_name", "deal_stage", "deal_amount", "deal_close_date"}
 )
 
+#: Placeholders of a deal rule rolled up per rep (its tasks are about the rep's deals).
+ROLLUP_PLACEHOLDERS: frozenset[str] = frozenset({"deal_count", "deals"})
+
 _FORMATTER = Formatter()
 
 

@@ -176,10 +176,14 @@ def _events(
 
 
 def _subject_name(subject: SubjectKey, evidence: Mapping[str, Any]) -> str:
+    """The deal a deal finding is about; for a rep, the deals behind the finding if
+    any (a rolled-up deal rule's)."""
+    deals = [d for d in evidence.get("deals") or [] if isinstance(d, Mapping)]
     if subject.deal_crm_id is None:
-        return "the rep"
-    for deal in evidence.get("deals") or []:
-        if isinstance(deal, Mapping) and deal.get("crm_id") == subject.deal_crm_id:
+        names = [str(d.get("name") or d.get("crm_id")) for d in deals]
+        return "the rep" + (f" (deals: {'; '.join(names)})" if names else "")
+    for deal in deals:
+        if deal.get("crm_id") == subject.deal_crm_id:
             return str(deal.get("name") or subject.deal_crm_id)
     return subject.deal_crm_id
 

@@ -254,3 +254,55 @@ def test_an_activity_task_says_where_its_drop_shows_in_the_objectives_it_drives(
     assert "Where it shows: Pipeline coverage 0.6 (at least 3; outside)" in task.body
     opened = {f.rule_key: f for f in plan.of_type(OpenFinding)}
     assert opened["coverage"].evidence["context"] == []  # only activities carry it
+
+
+# ------------------------------------------------------------------ deal hygiene rolled up
+
+ROLLED: dict[str, Any] = {
+    **DEAL_DOCUMENT,
+    "rollup": {"min_deals": 3, "team_factor": 1.5},
+    "coaching": {
+        "assignee": "rep",
+        "what_good_looks_like": "A dated next step on every deal.",
+        "subject_template": "{deal_count} deals without activity",
+        "body_template": "{rep_name}: {deal_count} deals idle: {deals}.",
+    },
+}
+
+
+def _idle(counts: dict[str, int]) -> dict[SubjectKey, list[Observation]]:
+    """Per rep, that many deals idle 9-11 days, the n-th worth n x 10k."""
+    return {
+        SubjectKey(rep, f"{rep}-d{n}"): [
+            Observation(days, sample=1, parts={"amount": 10_000.0 * n}) for days in (9, 10, 11)
+        ]
+        for rep, count in counts.items()
+        for n in range(1, count + 1)
+    }
+
+
+def test_a_rep_who_stands_out_gets_one_finding_and_one_hygiene_task_for_their_deals():
+    source = _source(days_since_activity=_idle({"r1": 1, "r2": 5, "r3": 1}))
+
+    plan = _evaluate([rule(ROLLED)], source)
+
+    (opened,) = plan.of_type(OpenFinding)
+    assert opened.subject == SubjectKey("r2")  # one finding for the rep, none per deal
+    assert opened.observed == 5
+    assert [d["crm_id"] for d in opened.evidence["deals"]][:2] == ["r2-d5", "r2-d4"]
+    (task,) = plan.of_type(CreateCoachingTask)
+    assert (task.kind, task.assignee_crm_id, task.budget_owner_crm_id) == ("hygiene", "r2", "r2")
+    assert task.subject == "5 deals without activity"
+    assert task.body.startswith("Rep R2: 5 deals idle: r2-d5; r2-d4;")
+
+
+def test_old_deals_everyone_has_flag_no_one():
+    source = _source(days_since_activity=_idle({"r1": 5, "r2": 6, "r3": 4}))
+    assert _evaluate([rule(ROLLED)], source).of_type(OpenFinding) == ()
+
+
+def test_a_rollup_needs_a_deal_rule_and_templates_about_the_rep():
+    with pytest.raises(ValidationError, match="rollup needs a deal metric"):
+        rule(rollup={"min_deals": 3})
+    with pytest.raises(ValidationError, match="deal_name"):
+        rule(ROLLED, coaching={"subject_template": "Re-engage {deal_name}"})

@@ -1,0 +1,123 @@
+"""Deal rules judged per rep: how many of the rep's deals are outside the standard, held
+against how many the rep's team usually has.
+
+Every open deal ages, and in a CRM where reps log sparingly most reps have a few deals
+that look idle. A finding per deal buries a manager and tells nothing about the rep; a
+finding per rep that stands out from their team is something to act on. So a rule with
+a ``rollup`` judges each deal as before, then counts per rep and period the deals
+outside the standard, and holds the count to at most ``team_factor`` x the team's
+median count, flagging only from ``min_deals`` deals. The count drifts, resolves and
+escalates under the rule's own drift policy; the finding names the deals with the most
+open pipeline, and its task goes to the rep who owns them (hygiene, see
+:mod:`rules.coaching`).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+
+from rules.applied_standards import AppliedStandard, ChosenStandard, References, TeamMedians
+from rules.assessment import Assessment, PeriodPoint, RuleAssessment
+from rules.documents import VersionedRule
+from rules.drift import Bounds, judge
+from rules.metrics import Observation, RepProfile, SubjectKey
+from rules.periods import period_label
+from rules.standards import Basis, Rollup, Standard
+
+TOP_DEALS = 5
+
+
+def roll_up(judged: RuleAssessment, reps: Mapping[str, RepProfile]) -> RuleAssessment:
+    """``judged`` (a deal rule's per-deal assessment) as one assessment per rep."""
+    rollup = judged.rule.document.rollup
+    if rollup is None:
+        raise ValueError(f"rule {judged.rule.key} has no rollup")
+    rule = _counting(judged.rule)
+    periods = judged.periods.window
+    by_rep: dict[str, list[Assessment]] = defaultdict(list)
+    for assessment in judged.assessments:
+        by_rep[assessment.rep.crm_id].append(assessment)
+    counted = {
+        crm_id: _outside(by_rep.get(crm_id, []), len(periods))
+        for crm_id in reps
+        if crm_id not in judged.disabled_reps
+    }
+    medians = TeamMedians(
+        ((crm_id, [float(len(deals)) for deals in per_period]) for crm_id, per_period in
+         counted.items()), reps,
+    )  # fmt: skip
+    chosen = ChosenStandard(
+        Standard(basis=Basis.TEAM_MEDIAN, max=rollup.team_factor),
+        f"rule roll-up, from {rollup.min_deals} deals",
+    )
+    assessments = []
+    for crm_id, per_period in sorted(counted.items()):
+        rep = reps[crm_id]
+        points = tuple(
+            _point(rollup, chosen, medians, rep, index, per_period[index], judged)
+            for index in range(len(periods))
+        )
+        bounds = [None if p.standard is None else p.standard.bounds for p in points]
+        verdict = judge([p.value for p in points], bounds, rule.document.drift)
+        assessments.append(Assessment(rule, SubjectKey(crm_id), rep, points, verdict))
+    return RuleAssessment(rule, judged.periods, tuple(assessments), judged.disabled_reps)
+
+
+def _counting(rule: VersionedRule) -> VersionedRule:
+    """The rule as its rolled-up findings show it: values are counts of deals."""
+    return VersionedRule(rule.document.model_copy(update={"value_format": "number"}), rule.version)
+
+
+Outside = list[tuple[float, str]]  # (open amount, deal CRM id) of each deal outside
+
+
+def _outside(deals: Sequence[Assessment], period_count: int) -> list[Outside]:
+    """Per window period, the deals outside the standard then, most open pipeline first."""
+    found: list[Outside] = [[] for _ in range(period_count)]
+    for deal in deals:
+        for index, breach in enumerate(deal.verdict.breaches):
+            if breach is None or deal.subject.deal_crm_id is None:
+                continue
+            observation = deal.points[index].observation
+            amount = 0.0 if observation is None else observation.parts.get("amount") or 0.0
+            found[index].append((amount, deal.subject.deal_crm_id))
+    for deals_then in found:
+        deals_then.sort(key=lambda item: (-item[0], item[1]))
+    return found
+
+
+def _point(  # noqa: PLR0917 - the pieces of one period's point
+    rollup: Rollup,
+    chosen: ChosenStandard,
+    medians: TeamMedians,
+    rep: RepProfile,
+    index: int,
+    outside: Outside,
+    judged: RuleAssessment,
+) -> PeriodPoint:
+    """Window period ``index``: the count of deals outside, against the team's median."""
+    lead = len(judged.periods.lead)
+    median, label = medians.for_rep(rep, index)
+    floor = rollup.min_deals - 1
+    limit = floor if median is None else max(floor, rollup.team_factor * median)
+    references = References(team_median=median, team_label=label)
+    standard = AppliedStandard(
+        Bounds(None, limit), Basis.TEAM_MEDIAN, chosen.origin, chosen, references, "number"
+    )
+    count = float(len(outside))
+    observation = Observation(
+        count,
+        sample=len(outside),
+        parts={"amount": sum(amount for amount, _ in outside)},
+        deals=tuple(deal for _, deal in outside[:TOP_DEALS]),
+    )
+    window_period = judged.periods.all[lead + index]
+    return PeriodPoint(
+        window_period,
+        period_label(window_period, judged.periods.unit),
+        count,
+        standard,
+        median,
+        observation,
+    )
