@@ -4,7 +4,7 @@ Run from the project root::
 
     .venv/bin/python -m bench.backtest                       # sizes 30x12 and 100x18, 3 seeds
     .venv/bin/python -m bench.backtest --sizes 200x18 --seeds 7 --backend postgresql
-    .venv/bin/python -m bench.backtest --sizes 24x18,200x18 --quarters 4   # issue 20's test
+    .venv/bin/python -m bench.backtest --sizes 24x18,200x18 --quarters 4 --runs 0  # signal
 
 For every backend, size (``REPSxMONTHS``) and seed, the org (:mod:`bench.org_records`: the
 sandbox's generator, mapped to what a Salesforce sync writes, every activity included) is
@@ -16,12 +16,16 @@ loaded into a fresh, migrated store with the default pack, and then:
   generator's ground truth (which reps drift, from when) gives the figures "with cause".
   Printed for the pack and each rule: recall of the misses, precision, recall of the
   drifting reps' misses (c.rec.), the share of flagged rep-periods whose rep really
-  drifted (c.prec.), median lead in days, findings and coaching tasks per manager-week.
+  drifted (c.prec.), median lead in days, findings and coaching tasks per manager-week
+  and hygiene tasks per rep-week. A rule flags a rep-period with a live finding; the
+  pack, with a coaching task someone received. Before them, per persona of the
+  generator (steady, drifting, noisy, unlucky, ramping): rep-quarters and misses, how
+  many the pack flagged, and coaching tasks about those reps per rep-week.
 * **time**: the replay (each metric measured once for every step), the replay measuring
   step by step as a live evaluation does, and as many live evaluations (dry runs:
   written, then rolled back) at the same instants; each best of ``--runs``, in rounds so
   a machine that slows down slows all three. Printed as replay / live (goal: 0.3x or
-  less) and step-by-step / live.
+  less) and step-by-step / live. ``--runs 0`` skips the timing.
 
 It asserts nothing; it prints figures.
 """
