@@ -25,7 +25,7 @@ from rules.documents import RuleDocument, VersionedRule
 from rules.drift import Bounds, Verdict, judge
 from rules.metrics import MetricSeries, Observation, RepProfile, SubjectKey
 from rules.periods import Period, period_label
-from rules.series import RulePeriods, per_active_day, rule_value, subject_observations
+from rules.series import RulePeriods, rule_value, subject_observations
 from rules.standards import Basis
 
 
@@ -104,15 +104,14 @@ def assess_rule(
     """
     document = rule.document
     observations = subject_observations(document, series, len(periods.all), reps)
+    none: tuple[None, ...] = (None,) * len(periods.all)
     values = {
-        key: tuple(rule_value(document, o, p) for o, p in zip(obs, periods.all, strict=True))
+        key: tuple(
+            rule_value(document, o, p, a)
+            for o, p, a in zip(obs, periods.all, (active_days or {}).get(key, none), strict=True)
+        )
         for key, obs in sorted(observations.items(), key=lambda item: _order(item[0]))
     }
-    if document.period.per_active_day:
-        values = {
-            key: per_active_day(v, (active_days or {}).get(key), periods.all)
-            for key, v in values.items()
-        }
     medians = TeamMedians(((key.rep_crm_id, v) for key, v in values.items()), reps)
     labels = tuple(period_label(period, periods.unit) for period in periods.all)
     shared = _RuleShared(rule, periods, labels, medians, win_rates)

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from rules.metrics import (
+    ActiveDays,
     DaysInStage,
     MetricShape,
     MetricSpec,
@@ -112,6 +113,18 @@ class RuleDocument(Strict):
         groups = (self.overrides.teams, self.overrides.roles, self.overrides.reps)
         extra = [o.standard for group in groups for o in group.values() if o.standard]
         return (self.standard, *extra)
+
+    @property
+    def reads(self) -> tuple[MetricSpec, ...]:
+        """Every metric judging the rule reads, its own first: for a coverage standard of
+        1 / win rate, that win rate; for a rule measured per day at work, active days."""
+        reads: list[MetricSpec] = [self.metric]
+        inverse = [s for s in self.standards if s.basis is Basis.INVERSE_WIN_RATE]
+        if inverse:
+            reads.append(inverse[0].win_rate)
+        if self.period.per_active_day:
+            reads.append(ActiveDays())
+        return tuple(reads)
 
     @field_validator("metric")
     @classmethod

@@ -21,7 +21,7 @@ from rules.assessment import Assessment, RuleAssessment, assess_rule
 from rules.cadence import Budgets, CoachingHistory
 from rules.coaching import CoachingCandidate, CoachingContext, plan_coaching
 from rules.decisions import decide_rule, resolve_rule
-from rules.documents import VersionedRule
+from rules.documents import Level, VersionedRule
 from rules.evidence import (
     EvidenceContext,
     complete_evidence,
@@ -58,7 +58,6 @@ from rules.periods import Period, PeriodUnit, periods_to_date
 from rules.rollup import roll_up
 from rules.scorecard import Scorecard, build_scorecard
 from rules.series import RulePeriods, roster, rule_periods
-from rules.standards import Basis
 
 __all__ = [
     "Alert",
@@ -245,16 +244,8 @@ def evidence_measurement(as_of: datetime) -> Measurement:
 
 
 def _rule_measurements(rule: VersionedRule, periods: RulePeriods) -> list[Measurement]:
-    """The rule's metric; for a coverage standard of 1 / win rate, that win rate; for a
-    rule measured per active day, the rep's active days."""
-    document = rule.document
-    wanted: list[Measurement] = [(document.metric, periods.all)]
-    inverse = [s for s in document.standards if s.basis is Basis.INVERSE_WIN_RATE]
-    if inverse:
-        wanted.append((inverse[0].win_rate, periods.all))
-    if document.period.per_active_day:
-        wanted.append((ActiveDays(), periods.all))
-    return wanted
+    """What the rule reads (:attr:`~rules.documents.RuleDocument.reads`), over its periods."""
+    return [(metric, periods.all) for metric in rule.document.reads]
 
 
 def _assess(
@@ -301,5 +292,6 @@ def _evidence_context(
     if pace is None and relevant and settings.quota_evidence:
         pace = measurements.get(*evidence_measurement(as_of))
     gaps = quota_gaps(pace, measurements.latest_of(PipelineCoverage), as_of)
-    indicators = indicator_context(a for rule in judged for a in rule.assessments)
+    active = {a.rep.crm_id for a in relevant if a.rule.document.level is Level.ACTIVITY}
+    indicators = indicator_context((a for rule in judged for a in rule.assessments), active)
     return EvidenceContext(as_of, source.data_as_of(), deals, gaps, indicators)

@@ -8,7 +8,7 @@ drives, the rep's quota gap and how fresh the data is. Everything is JSON-ready.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -156,13 +156,21 @@ def _deal(crm_id: str, deal: DealProfile | None) -> dict[str, Any]:
     }
 
 
-def indicator_context(assessments: Iterable[Assessment]) -> dict[str, list[dict[str, Any]]]:
-    """Per rep, each objective and result rule's latest value against its standard, from
-    the rep-level ``assessments`` of one evaluation: what the rep's activities drive."""
+def indicator_context(
+    assessments: Iterable[Assessment], reps: Set[str]
+) -> dict[str, list[dict[str, Any]]]:
+    """For each of ``reps``, each objective and result rule's latest value against its
+    standard, from the rep-level ``assessments`` of one evaluation: what the rep's
+    activities drive. Only the reps with activity evidence are asked for: a large org
+    has thousands of rep assessments and few findings."""
     found: dict[str, list[dict[str, Any]]] = {}
     for assessment in assessments:
         document = assessment.rule.document
-        if document.level is Level.ACTIVITY or assessment.subject.deal_crm_id is not None:
+        if (
+            document.level is Level.ACTIVITY
+            or assessment.subject.deal_crm_id is not None
+            or assessment.rep.crm_id not in reps
+        ):
             continue
         bounds, fmt = assessment.bounds, document.value_format
         found.setdefault(assessment.rep.crm_id, []).append(

@@ -103,9 +103,13 @@ def _rep_level(document: RuleDocument) -> bool:
 
 
 def rule_value(
-    document: RuleDocument, observation: Observation | None, period: Period
+    document: RuleDocument,
+    observation: Observation | None,
+    period: Period,
+    active: Observation | None = None,
 ) -> float | None:
-    """The number the standard is compared with for one period."""
+    """The number the standard is compared with for one period; ``active`` is the rep's
+    active days then, for a rule measured per day at work."""
     if observation is None:
         return None
     if isinstance(document.metric, QuotaPace):
@@ -116,23 +120,12 @@ def rule_value(
     if document.period.per_business_day:
         days = period.business_days
         return value / days if days else None
+    if document.period.per_active_day:
+        # at most the business days; a period with nothing logged: away, not idle
+        logged = 0.0 if active is None or active.value is None else active.value
+        worked = min(logged, float(period.business_days))
+        return value / worked if worked > 0 else None
     return value
-
-
-def per_active_day(
-    values: Sequence[float | None],
-    active: Sequence[Observation | None] | None,
-    periods: Sequence[Period],
-) -> tuple[float | None, ...]:
-    """Each period's value per day the rep logged anything (at most its business days);
-    None for a period in which they logged nothing: away, not idle."""
-    divided: list[float | None] = []
-    for index, (value, period) in enumerate(zip(values, periods, strict=True)):
-        seen = None if active is None else active[index]
-        logged = 0.0 if seen is None or seen.value is None else seen.value
-        days = min(logged, period.business_days)
-        divided.append(None if value is None or days <= 0 else value / days)
-    return tuple(divided)
 
 
 def quota_pace(

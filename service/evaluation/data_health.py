@@ -76,7 +76,9 @@ def held_back(rules: Sequence[VersionedRule], missing: Mapping[Entity, str]) -> 
     for rule in rules:
         if not rule.document.enabled:
             continue
-        reads = READS.get(rule.document.metric.metric, frozenset(Entity))
+        reads = frozenset().union(
+            *(READS.get(metric.metric, frozenset(Entity)) for metric in rule.document.reads)
+        )
         # The reps first: without them nothing is judged, whatever else is missing.
         reasons = [missing[e] for e in (Entity.REP, *sorted(reads)) if e in missing]
         if reasons:

@@ -7,7 +7,7 @@ import typing
 from connectors.records import Entity
 from rules.metrics import MetricSpec
 from service.evaluation.data_health import READS, held_back
-from tests.unit.rules_support import DEAL_DOCUMENT, rule
+from tests.unit.rules_support import BASE_DOCUMENT, DEAL_DOCUMENT, rule
 
 
 def _metric_names() -> set[str]:
@@ -29,3 +29,15 @@ def test_missing_reps_hold_back_every_enabled_rule_and_missing_deals_only_their_
     }
     assert held_back(rules, {Entity.QUOTA: "stream quotas failed"}) == {}
     assert held_back(rules, {}) == {}
+
+
+def test_every_metric_a_rule_reads_counts_not_only_its_own():
+    """Pipeline created per day at work reads deals and, for the days, activities."""
+    per_day = rule(
+        {**BASE_DOCUMENT, "key": "pipeline-per-day", "metric": {"metric": "pipeline_created"}},
+        period={"unit": "week", "per_active_day": True},
+    )
+    assert held_back([per_day], {Entity.ACTIVITY: "stream tasks failed"}) == {
+        "pipeline-per-day": "stream tasks failed"
+    }
+    assert held_back([rule()], {Entity.OPPORTUNITY: "stream opportunities failed"}) == {}

@@ -154,11 +154,18 @@ def test_an_anchored_finding_resolves_once_the_rep_is_back_at_their_level():
     assert replay.scratch.live() == []
 
 
-def test_an_anchor_is_only_used_by_an_own_baseline_standard():
-    live = [LiveFinding(1, "calls", SubjectKey("r1"), Severity.LOW, "open", MONDAY, 500.0)]
-    source = _source(activity_count={SubjectKey("r1"): [50, 50, 50, 50]})
-    plan = evaluate([rule()], source, live, CoachingHistory(), MONDAY)  # absolute min 40
-    assert [type(i).__name__ for i in plan.intents][:1] == ["ResolveFinding"]
+def test_a_finding_without_an_anchor_is_held_to_the_trailing_baseline():
+    """A finding stored before anchors existed (baseline None) resolves against the
+    trailing median; the same finding anchored high is held to its anchor."""
+    steady = _source(activity_count={SubjectKey("r1"): [50.0] * 8})
+
+    def first(baseline: float | None) -> str:
+        live = [LiveFinding(1, "calls", SubjectKey("r1"), Severity.LOW, "open", MONDAY, baseline)]
+        plan = evaluate([rule(**OWN)], steady, live, CoachingHistory(), MONDAY)
+        return type(plan.intents[0]).__name__
+
+    assert first(None) == "ResolveFinding"
+    assert first(500.0) == "EscalateFinding"  # 50 is far below 0.7 x 500
 
 
 # ------------------------------------------------------------------ seasonal baselines
