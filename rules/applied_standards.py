@@ -65,6 +65,9 @@ class AppliedStandard:
     references: References
     fmt: ValueFormat
     ramp_factor: float | None = None
+    #: While a finding lives (anchored references) and the standard sets ``recover``: the
+    #: line a value must be back inside to count towards resolving it.
+    recovery: Bounds | None = None
 
     @property
     def derivation(self) -> str:
@@ -72,6 +75,8 @@ class AppliedStandard:
         text = f"{describe_bounds(self.bounds, self.fmt)}: {how} ({self.origin})"
         if self.ramp_factor is not None:
             text += f"; ramp: held to {self.ramp_factor:.0%} of the standard while new"
+        if self.recovery is not None:
+            text += f"; resolves when back to {describe_bounds(self.recovery, self.fmt)}"
         return text
 
 
@@ -105,13 +110,23 @@ def apply_standard(
         return None
     low = None if standard.min is None else _combine(standard, standard.min, factor)
     high = None if standard.max is None else _combine(standard, standard.max, factor)
+    recovery = None
+    if references.anchored and standard.recover is not None:
+        line = standard.recover * factor
+        recovery = Bounds(line, None) if standard.min is not None else Bounds(None, line)
     if ramp_factor is not None:
         low = None if low is None else low * ramp_factor
         high = None if high is None else high / ramp_factor
+        recovery = None if recovery is None else _ramped(recovery, ramp_factor)
     bounds = Bounds(low, high)
     return AppliedStandard(
-        bounds, standard.basis, chosen.origin, chosen, references, fmt, ramp_factor
+        bounds, standard.basis, chosen.origin, chosen, references, fmt, ramp_factor, recovery
     )
+
+
+def _ramped(bounds: Bounds, factor: float) -> Bounds:
+    low = None if bounds.minimum is None else bounds.minimum * factor
+    return Bounds(low, None if bounds.maximum is None else bounds.maximum / factor)
 
 
 def _combine(standard: Standard, k: float, reference: float) -> float:

@@ -22,7 +22,7 @@ from rules.applied_standards import (
     season,
 )
 from rules.documents import RuleDocument, VersionedRule
-from rules.drift import Bounds, Verdict, judge
+from rules.drift import Bounds, Verdict, breach, judge
 from rules.metrics import MetricSeries, Observation, RepProfile, SubjectKey
 from rules.periods import Period, period_label
 from rules.series import RulePeriods, rule_value, subject_observations
@@ -44,7 +44,9 @@ class PeriodPoint:
 @dataclass(frozen=True, slots=True)
 class Assessment:
     """One subject judged; ``baseline`` is the own baseline its standard used (an own-
-    baseline standard only), ``anchored`` when that was a live finding's anchor."""
+    baseline standard only), ``anchored`` when that was a live finding's anchor;
+    ``earlier``, for a roll-up with own history, whether the subject was outside the
+    standard in each of the ``own_periods`` periods before the window."""
 
     rule: VersionedRule
     subject: SubjectKey
@@ -53,6 +55,7 @@ class Assessment:
     verdict: Verdict
     baseline: float | None = None
     anchored: bool = False
+    earlier: tuple[bool, ...] = ()
 
     @property
     def latest(self) -> PeriodPoint:
@@ -201,8 +204,28 @@ class _Subject:
             for offset, period in enumerate(shared.periods.window)
         )
         bounds = [None if p.standard is None else p.standard.bounds for p in points]
-        verdict = judge([p.value for p in points], bounds, document.drift)
-        return Assessment(shared.rule, key, self.rep, points, verdict, baseline, anchored)
+        recovery = [None if p.standard is None else p.standard.recovery for p in points]
+        verdict = judge([p.value for p in points], bounds, document.drift, recovery)
+        earlier = self._earlier(values, observations, own)
+        return Assessment(shared.rule, key, self.rep, points, verdict, baseline, anchored, earlier)
+
+    def _earlier(
+        self,
+        values: tuple[float | None, ...],
+        observations: tuple[Observation | None, ...],
+        own: _Own,
+    ) -> tuple[bool, ...]:
+        """Per period of a roll-up's own history, whether the value was outside then."""
+        rollup, periods = self.shared.document.rollup, self.shared.periods
+        if rollup is None or not rollup.own_periods:
+            return ()
+        lead, tolerance = len(periods.lead), self.shared.document.drift.tolerance
+        found = []
+        for index in range(lead - rollup.own_periods, lead):
+            point = self._point(index, periods.all[index], values, observations, own)
+            bounds = None if point.standard is None else point.standard.bounds
+            found.append(breach(point.value, bounds, tolerance) is not None)
+        return tuple(found)
 
     def _point(
         self,

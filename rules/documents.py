@@ -56,11 +56,17 @@ class PeriodPolicy(Strict):
     """The period a value is measured over; a rep's rate metric may be divided by the
     business days in it, or by the days the rep logged anything (``per_active_day``:
     leave, sick days and days off are not days of zero activity; at most the business
-    days of the period)."""
+    days of the period).
+
+    ``span``: each value covers the last ``span`` units, one value per unit (a rolling
+    window). A metric counted in small numbers (a handful of meetings a week) is too
+    noisy to judge week by week and too slow to judge month by month; four weeks judged
+    every week have a month's sample and a week's notice."""
 
     unit: PeriodUnit
     per_business_day: bool = False
     per_active_day: bool = False
+    span: int = Field(default=1, ge=1, le=13)
 
     @model_validator(mode="after")
     def _one_divisor(self) -> Self:
@@ -153,6 +159,8 @@ class RuleDocument(Strict):
                 raise ValueError(f"{divided} needs a rate metric; {metric.metric} is a snapshot")
             if period.per_active_day and metric.subject_kind != SubjectKind.REP:
                 raise ValueError(f"per_active_day needs a rep metric; {metric.metric} is not")
+        if period.span > 1 and metric is not None and metric.shape != MetricShape.RATE:
+            raise ValueError(f"span needs a rate metric; {metric.metric} is a snapshot")
         return period
 
     @field_validator("standard")

@@ -105,13 +105,29 @@ def trend_projection(values: Sequence[float | None], horizon: int) -> tuple[floa
 
 
 def judge(
-    values: Sequence[float | None], bounds: Sequence[Bounds | None], policy: DriftPolicy
+    values: Sequence[float | None],
+    bounds: Sequence[Bounds | None],
+    policy: DriftPolicy,
+    recovery: Sequence[Bounds | None] | None = None,
 ) -> Verdict:
-    """Judge a window of values (oldest first) against per-period bounds."""
+    """Judge a window of values (oldest first) against per-period bounds.
+
+    ``recovery``: per period, the line a live finding's subject must be back inside to
+    count as quiet (None where the period's ``bounds`` serve); values between the two
+    neither drift nor count towards resolving.
+    """
     breaches = tuple(
         breach(value, bound, policy.tolerance) for value, bound in zip(values, bounds, strict=True)
     )
     quiet = _quiet_tail(breaches)
+    if recovery is not None and any(line is not None for line in recovery):
+        lines = [line or bound for line, bound in zip(recovery, bounds, strict=True)]
+        quiet = _quiet_tail(
+            [
+                breach(value, line, policy.tolerance)
+                for value, line in zip(values, lines, strict=True)
+            ]
+        )
     recent = [found for found in breaches[-policy.n :] if found is not None]
     if len(recent) >= policy.k and (
         not policy.latest_must_breach or _latest_breaches(values, breaches)

@@ -125,6 +125,18 @@ def complete_periods(as_of: datetime, unit: PeriodUnit, count: int) -> tuple[Per
     return tuple(periods)
 
 
+def spanning(periods: tuple[Period, ...], span: int) -> tuple[Period, ...]:
+    """Rolling periods: each of ``periods`` from ``span - 1`` periods before it on, so
+    the first ``span - 1`` of them only lend their start (``periods`` oldest first)."""
+    if span <= 1:
+        return periods
+    return tuple(
+        Period(periods[index - span + 1].start, period.end)
+        for index, period in enumerate(periods)
+        if index >= span - 1
+    )
+
+
 def periods_to_date(as_of: datetime, unit: PeriodUnit, count: int) -> tuple[Period, ...]:
     """``count`` periods ending with the current, partial one (which ends at ``as_of``).
 
@@ -143,8 +155,16 @@ def periods_to_date(as_of: datetime, unit: PeriodUnit, count: int) -> tuple[Peri
 def period_label(period: Period, unit: PeriodUnit) -> str:
     """A short human label: ``2024-05-06``, ``2024-W19``, ``2024-05`` or ``2024-Q2``.
 
-    A partial (current) period ends before its unit does and is marked "to date".
+    A partial (current) period ends before its unit does and is marked "to date"; a
+    rolling period (several units) is named by its last: ``4 weeks to 2024-W19``.
     """
+    last_start = unit_start(period.end - timedelta(microseconds=1), unit)
+    if last_start > period.start:
+        units, start = 1, period.start
+        while start < last_start:
+            units, start = units + 1, next_start(start, unit)
+        last = period_label(Period(last_start, period.end), unit)
+        return f"{units} {unit.value}s to {last}"
     first = period.first_day
     if unit is PeriodUnit.DAY:
         label = first.isoformat()

@@ -29,6 +29,7 @@ from rules.periods import (
     complete_periods,
     midnight,
     periods_to_date,
+    spanning,
 )
 from rules.standards import Basis
 
@@ -48,12 +49,17 @@ class RulePeriods:
 
 def rule_periods(document: RuleDocument, as_of: datetime) -> RulePeriods:
     """Rate metrics look at complete periods (a half-week is not a slow week); snapshot
-    metrics at periods to date (the last value is the state now)."""
+    metrics at periods to date (the last value is the state now). A rule with a ``span``
+    (rate metrics only) measures each of its periods over that many units to its end."""
     baselines = [s.baseline_periods for s in document.standards if s.basis is Basis.OWN_BASELINE]
+    if document.rollup is not None:
+        baselines.append(document.rollup.own_periods)
     lead = max(baselines, default=0)
-    unit = document.period.unit
-    build = complete_periods if document.metric.shape is MetricShape.RATE else periods_to_date
-    periods = build(as_of, unit, document.window + lead)
+    unit, span = document.period.unit, document.period.span
+    if document.metric.shape is MetricShape.RATE:
+        periods = spanning(complete_periods(as_of, unit, document.window + lead + span - 1), span)
+    else:
+        periods = periods_to_date(as_of, unit, document.window + lead)
     split = len(periods) - document.window
     return RulePeriods(unit, periods[:split], periods[split:])
 

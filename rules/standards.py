@@ -50,6 +50,13 @@ class Standard(Strict):
         "share of its own mean over the same baseline periods, so what hits the whole team "
         "(a holiday week, a quarter end) is not the rep's drift",
     )
+    recover: float | None = Field(
+        default=None,
+        gt=0,
+        description="own_baseline: while a finding lives, the multiplier of the level before "
+        "the drift a value must reach again to count as back (between min and 1, or 1 and "
+        "max), so a rep whose drop goes on is not let off by one period that clears the line",
+    )
     win_rate: WinRate = Field(
         default_factory=WinRate, description="inverse_win_rate: how the win rate is measured"
     )
@@ -66,7 +73,19 @@ class Standard(Strict):
             for name, value in (("min", self.min), ("max", self.max)):
                 if value is not None and value <= 0:
                     raise ValueError(f"{name} is a multiplier with basis {self.basis}: use > 0")
+        if self.recover is not None:
+            self._recover_fits(self.recover)
         return self
+
+    def _recover_fits(self, recover: float) -> None:
+        if self.basis is not Basis.OWN_BASELINE:
+            raise ValueError("recover only goes with basis own_baseline")
+        if self.min is not None and self.max is not None:
+            raise ValueError("recover needs one bound, min or max, not both")
+        if self.min is not None and not self.min < recover <= 1:
+            raise ValueError(f"recover ({recover}) must lie above min ({self.min}) and at most 1")
+        if self.max is not None and not 1 <= recover < self.max:
+            raise ValueError(f"recover ({recover}) must lie below max ({self.max}) and at least 1")
 
 
 class Override(Strict):
@@ -102,7 +121,14 @@ class Rollup(Strict):
     """A deal rule judged per rep: the number of the rep's deals outside the standard,
     held to at most ``team_factor`` x the team's median number (and flagged only from
     ``min_deals`` deals), so a rep is flagged for standing out, not because some deal of
-    theirs is old. The finding lists the deals with the most open pipeline."""
+    theirs is old. The finding lists the deals with the most open pipeline.
+
+    With ``own_periods``, a rep also stands out against their own history: a count above
+    ``own_factor`` x their median count over the ``own_periods`` periods before the
+    window. A rep whose pipeline was clean and went stale is news even where the whole
+    team is untidy."""
 
     min_deals: int = Field(default=3, ge=1, le=1000)
     team_factor: float = Field(default=1.5, gt=0, le=100)
+    own_periods: int = Field(default=0, ge=0, le=60)
+    own_factor: float = Field(default=2.0, gt=1, le=100)

@@ -13,6 +13,7 @@ from rules.periods import (
     complete_periods,
     period_label,
     periods_to_date,
+    spanning,
 )
 
 WEDNESDAY = datetime(2024, 5, 8, 10, 30, tzinfo=UTC)
@@ -78,3 +79,23 @@ def test_the_partial_current_period_is_labelled_to_date():
 def test_iso_week_labels_use_the_iso_year_at_new_year():
     week = Period(at("2024-12-30"), at("2025-01-06"))
     assert period_label(week, PeriodUnit.WEEK) == "2025-W01"
+
+
+def test_spanning_periods_roll_one_unit_at_a_time():
+    weeks = complete_periods(WEDNESDAY, PeriodUnit.WEEK, 6)
+    rolling = spanning(weeks, 4)
+    assert [(p.start, p.end) for p in rolling] == [
+        (at("2024-03-25"), at("2024-04-22")),
+        (at("2024-04-01"), at("2024-04-29")),
+        (at("2024-04-08"), at("2024-05-06")),
+    ]
+    assert rolling[-1] == Period(at("2024-04-08"), at("2024-05-06"))
+    assert rolling[-1].business_days == 20
+    assert spanning(weeks, 1) == weeks
+
+
+def test_a_spanning_period_is_labelled_by_its_last_unit():
+    (four_weeks,) = spanning(complete_periods(WEDNESDAY, PeriodUnit.WEEK, 4), 4)
+    assert period_label(four_weeks, PeriodUnit.WEEK) == "4 weeks to 2024-W18"
+    (two_months,) = spanning(complete_periods(WEDNESDAY, PeriodUnit.MONTH, 2), 2)
+    assert period_label(two_months, PeriodUnit.MONTH) == "2 months to 2024-04"

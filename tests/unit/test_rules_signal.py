@@ -5,6 +5,7 @@ replay's scratch memory stand in for the store."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from rules.cadence import CoachingHistory
 from rules.evaluation import (
     CreateCoachingTask,
     EvaluationSettings,
+    KeepFinding,
     OpenFinding,
     ResolveFinding,
     evaluate,
@@ -154,6 +156,42 @@ def test_an_anchored_finding_resolves_once_the_rep_is_back_at_their_level():
     assert replay.scratch.live() == []
 
 
+def test_with_recover_a_finding_stays_open_until_the_rep_is_near_their_level_again():
+    """Back above the line (0.7 x 50 = 35) but short of 0.9 x 50: the drop is not over."""
+    partly = DROP[:14] + [40.0] * 4 + [46.0] * 2
+    plain = _weekly([rule(**OWN)], partly)
+    recovering = _weekly([rule(**merged_own(recover=0.9))], partly)
+
+    def resolved(replay: Replay) -> list[datetime]:
+        return [s.as_of for s in replay.steps if s.plan.of_type(ResolveFinding)]
+
+    assert resolved(plain) == [MONDAY + timedelta(weeks=16)]
+    assert resolved(recovering) == [MONDAY + timedelta(weeks=20)]
+    (kept,) = recovering.steps[16 - 8].plan.intents  # 40: inside the standard, not back
+    assert isinstance(kept, KeepFinding)
+    derivation = kept.evidence["standard"]["derivation"]
+    assert "resolves when back to at least 45" in derivation
+
+
+@pytest.mark.parametrize(
+    ("standard", "message"),
+    [
+        ({"basis": "team_median", "min": 0.7, "recover": 0.9}, "recover only goes with basis"),
+        ({"basis": "own_baseline", "min": 0.7, "recover": 0.6}, "above min .0.7. and at most 1"),
+        (
+            {"basis": "own_baseline", "min": None, "max": 1.5, "recover": 1.6},
+            "below max .1.5. and at least 1",
+        ),
+        ({"basis": "own_baseline", "min": 0.7, "max": 1.5, "recover": 0.9}, "not both"),
+    ],
+)
+def test_a_recovery_line_must_lie_between_the_bound_and_the_level(
+    standard: dict[str, Any], message: str
+):
+    with pytest.raises(ValidationError, match=message):
+        rule(standard=standard)
+
+
 def test_a_finding_without_an_anchor_is_held_to_the_trailing_baseline():
     """A finding stored before anchors existed (baseline None) resolves against the
     trailing median; the same finding anchored high is held to its anchor."""
@@ -238,6 +276,39 @@ def test_per_day_at_work_is_refused_where_it_means_nothing(changes: dict[str, An
         rule({**BASE_DOCUMENT, **changes})
 
 
+# ------------------------------------------------------------------ rolling spans
+
+
+def test_a_rule_with_a_span_measures_rolling_periods_and_names_them():
+    rolling = rule(**OWN, period={"unit": "week", "span": 4, "per_active_day": True})
+    # four-week sums: 40 meetings over 20 days, then 24 over 20 in the last two
+    meetings = {SubjectKey("r1"): [40] * 6 + [24, 24]}
+    days = {SubjectKey(r): [20] * 8 for r in ("r1", "r2", "r3")}
+    source = _source(activity_count=meetings, active_days=days)
+
+    plan = _evaluate([rolling], source)
+
+    (_, periods) = source.measured[0]
+    assert len(periods) == 8  # baseline 4 + window 4, each four weeks long
+    assert {(p.end - p.start).days for p in periods} == {28}
+    assert [b.start - a.start for a, b in pairwise(periods)] == [timedelta(days=7)] * 7
+    assert periods[-1].end == MONDAY
+    (task,) = plan.of_type(CreateCoachingTask)
+    assert task.evidence["periods"][-1]["label"] == "4 weeks to 2024-W18"
+    assert task.evidence["periods"][-1]["value"] == pytest.approx(1.2)  # 24 over 20 days
+    assert "4 weeks to 2024-W18" in task.body
+
+
+def test_a_span_is_refused_on_a_snapshot_metric():
+    changes = {"metric": {"metric": "days_since_activity"},
+               "period": {"unit": "day", "span": 3},
+               "standard": {"basis": "absolute", "max": 7}}  # fmt: skip
+    with pytest.raises(ValidationError, match="span needs a rate metric"):
+        rule({**BASE_DOCUMENT, **changes})
+    with pytest.raises(ValidationError, match=r"period\.span"):
+        rule(period={"unit": "week", "span": 0})
+
+
 # ------------------------------------------------------------------ objectives as context
 
 
@@ -306,6 +377,41 @@ def test_a_rep_who_stands_out_gets_one_finding_and_one_hygiene_task_for_their_de
 def test_old_deals_everyone_has_flag_no_one():
     source = _source(days_since_activity=_idle({"r1": 5, "r2": 6, "r3": 4}))
     assert _evaluate([rule(ROLLED)], source).of_type(OpenFinding) == ()
+
+
+def _idle_since(counts: dict[str, tuple[int, int]], periods: int = 6) -> dict[SubjectKey, Any]:
+    """Per rep (before, now): ``before`` deals idle 9+ days in every period, and ``now -
+    before`` more that were fresh (2 days) before the last two periods."""
+    series: dict[SubjectKey, Any] = {}
+    for owner, (before, now) in counts.items():
+        for n in range(1, now + 1):
+            idle = [Observation(9.0 + i, sample=1, parts={"amount": 1e4}) for i in range(periods)]
+            fresh = [Observation(2.0, sample=1, parts={"amount": 1e4})] * (periods - 2)
+            series[SubjectKey(owner, f"{owner}-d{n}")] = idle if n <= before else fresh + idle[-2:]
+    return series
+
+
+OWN_HISTORY = {**ROLLED, "rollup": {**ROLLED["rollup"], "own_periods": 3, "own_factor": 2}}
+
+
+def test_a_rep_whose_deals_went_stale_stands_out_against_their_own_history():
+    """The team is untidy (median 6 idle deals): r1's 5 are no news against the team,
+    but r1 had 1 before, and 5 is more than twice that."""
+    source = _source(days_since_activity=_idle_since({"r1": (1, 5), "r2": (6, 6), "r3": (6, 6)}))
+
+    assert _evaluate([rule(ROLLED)], source).of_type(OpenFinding) == ()
+    (opened,) = _evaluate([rule(OWN_HISTORY)], source).of_type(OpenFinding)
+
+    assert (opened.subject, opened.observed) == (SubjectKey("r1"), 5)
+    derivation = opened.evidence["standard"]["derivation"]
+    assert "own median of the 3 periods before the window (1)" in derivation
+    idle = [len(periods) for m, periods in source.measured if m.metric == "days_since_activity"]
+    assert idle == [3, 3 + 3]  # with own history: its periods, then the window
+
+
+def test_a_rep_always_this_untidy_is_no_news_to_their_own_history():
+    source = _source(days_since_activity=_idle_since({"r1": (2, 3), "r2": (4, 4), "r3": (4, 4)}))
+    assert _evaluate([rule(OWN_HISTORY)], source).of_type(OpenFinding) == ()
 
 
 def test_a_rollup_needs_a_deal_rule_and_templates_about_the_rep():
