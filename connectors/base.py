@@ -84,8 +84,13 @@ class Connector(Protocol):
         out. This is how quarantined records are tried again."""
         ...
 
-    def write_tasks(self, intents: Sequence[TaskIntent]) -> list[TaskResult]:
-        """Create the tasks, one result per intent, never duplicating a task that exists."""
+    def write_tasks(
+        self, intents: Sequence[TaskIntent], *, verify_existing: bool = False
+    ) -> list[TaskResult]:
+        """Create the tasks, one result per intent, never duplicating a task that exists.
+
+        ``verify_existing``: an earlier attempt may have created some of them (a crash
+        mid-write): look for their markers before creating anything."""
         ...
 
     def usage(self) -> ApiUsage: ...

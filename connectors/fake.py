@@ -186,8 +186,11 @@ class FakeConnector:
             if record is not None and not isinstance(record, Deletion):
                 yield record
 
-    def write_tasks(self, intents: Sequence[TaskIntent]) -> list[TaskResult]:
-        """Create each task once; a repeated key finds the task made before."""
+    def write_tasks(
+        self, intents: Sequence[TaskIntent], *, verify_existing: bool = False
+    ) -> list[TaskResult]:
+        """Create each task once; a repeated key finds the task made before (as the real
+        connectors' marker search does, whatever ``verify_existing`` says)."""
         self.calls["write_tasks"] += 1
         self.api_calls["tasks"] += 1
         results = []

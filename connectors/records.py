@@ -233,7 +233,8 @@ class TaskResult:
     """The outcome of one intent: the CRM id, or why it failed.
 
     ``already_existed`` is True when the task was found by its marker rather than
-    created now (a retry of a create that had in fact succeeded).
+    created now (a retry of a create that had in fact succeeded); ``not_sent`` when the
+    run stopped (its API share spent) before sending it: a retry costs no attempt.
     """
 
     key: str
@@ -241,6 +242,7 @@ class TaskResult:
     error: str | None = None
     already_existed: bool = False
     retryable: bool = False
+    not_sent: bool = False
 
     @property
     def ok(self) -> bool:

@@ -39,8 +39,14 @@ class WriteBatch:
     def pending(self, intents: Sequence[TaskIntent]) -> list[TaskIntent]:
         return [intent for intent in intents if intent.key not in self.results]
 
-    def fail_pending(self, intents: Sequence[TaskIntent], reason: str) -> None:
+    def fail_pending(
+        self, intents: Sequence[TaskIntent], reason: str, *, stopped: bool = False
+    ) -> None:
+        """Every intent without a result fails retryably; ``stopped``: the run stopped
+        before sending them (those whose create went out with an unknown outcome excepted)."""
         for intent in self.pending(intents):
             unknown = intent.key in self.uncertain
             error = f"{UNKNOWN_OUTCOME}: {reason}" if unknown else reason
-            self.results[intent.key] = TaskResult(intent.key, error=error, retryable=True)
+            self.results[intent.key] = TaskResult(
+                intent.key, error=error, retryable=True, not_sent=stopped and not unknown
+            )

@@ -17,6 +17,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from rules.evaluation import EvaluationSettings
+from service.outbox.ssrf import UrlPolicy
 
 DEFAULT_DATABASE_URL = "sqlite:///driftcoach.db"
 
@@ -118,6 +119,19 @@ class Settings(BaseSettings):
         description="New deal-hygiene tasks a rep gets per week at most, about the deals "
         "with the most open pipeline first; they never use a manager's budget.",
     )
+    webhook_secret_key: SecretStr | None = Field(
+        default=None,
+        description="Fernet key that encrypts webhook endpoint secrets at rest "
+        "('driftcoach webhooks key' makes one).",
+    )
+    webhook_allow_http: bool = Field(
+        default=False, description="Local development only: allow plain-http webhook URLs."
+    )
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="Local development only: allow webhook URLs on this machine or a private "
+        "network (switches the SSRF guard's address check off).",
+    )
     db_echo: bool = False
     log_level: str = "INFO"
     salesforce: SalesforceSettings = Field(default_factory=SalesforceSettings)
@@ -130,6 +144,12 @@ class Settings(BaseSettings):
             if not 0 <= budget <= 100:
                 raise ValueError(f"{manager}: a weekly task budget is between 0 and 100")
         return value
+
+    def webhook_url_policy(self) -> UrlPolicy:
+        """Which webhook URLs the SSRF guard lets through under these settings."""
+        return UrlPolicy(
+            allow_http=self.webhook_allow_http, allow_private=self.webhook_allow_private
+        )
 
     def evaluation_settings(self) -> EvaluationSettings:
         """What the rules core takes of these settings."""
@@ -184,6 +204,7 @@ def _secrets(settings: Settings) -> list[tuple[str, SecretStr | None]]:
             value = getattr(group, field_name)
             if isinstance(value, SecretStr):
                 found.append((f"{group_name}.{field_name}", value))
+    found.append(("webhook_secret_key", settings.webhook_secret_key))
     return found
 
 

@@ -58,7 +58,7 @@ class TaskWriter:
             try:
                 self._write_chunk(batch, chunk, verify_existing)
             except SyncStopped as stop:
-                batch.fail_pending(batch.intents, stop.reason)
+                batch.fail_pending(batch.intents, stop.reason, stopped=True)
                 break
             except HubSpotConnectorError as exc:
                 batch.fail_pending(chunk, str(exc))

@@ -8,8 +8,8 @@ indicators, drifting cells marked), the findings opened with their evidence, the
 tasks and webhook events queued in the outboxes, and how the findings compare with the
 seeded org's ground truth; replay the pack over the last 13 weeks of each connection (the
 backtest: scores against quota and the ground truth, and an HTML report next to the
-store); finally report what the store holds. Delivering the queued
-tasks into the CRMs arrives with the outbox workers.
+store); before that, deliver the queued tasks into both sandbox CRMs through the outbox
+worker and read a few back from each CRM's API; finally report what the store holds.
 
 The HubSpot sync takes the longest: it paces itself under HubSpot's limits (five searches
 a second, 100 calls per ten seconds), as it must with a real portal.
@@ -17,17 +17,20 @@ a second, 100 calls per ten seconds), as it must with a real portal.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
 from pydantic import SecretStr
 from sqlalchemy import func, inspect, select
 
+from connectors.base import Connector
 from connectors.hubspot import HubSpotConnector
 from connectors.salesforce import ClientCredentialsAuth, SalesforceConfig, SalesforceConnector
 from sandbox.org import OrgSpec
 from sandbox.runner import Sandbox, SandboxInfo, SandboxOptions
 from service.bootstrap import hubspot_config
+from service.cli.demo_delivery import deliver_demo, deliver_webhooks_demo, webhook_receiver
 from service.cli.demo_rules import backtest_demo, evaluate_demo
 from service.cli.reports import format_report
 from service.cli.sandbox_run import org_summary
@@ -50,8 +53,16 @@ def run(settings: Settings, path: Path, *, as_of: date | None = None) -> str:
                 _sync_salesforce(store, info),
                 _sync_hubspot(store, info),
             ]
-        connections = [(name, _connection_id(store, name)) for name in CONNECTIONS]
-        sections.append(evaluate_demo(store, connections, info))
+            connections = [(name, _connection_id(store, name)) for name in CONNECTIONS]
+            with webhook_receiver(store) as (receiver, box):
+                sections.append(evaluate_demo(store, connections, info))
+                factories: tuple[Callable[[], Connector], ...] = (
+                    lambda: _salesforce_connector(info),
+                    lambda: _hubspot_connector(info),
+                )
+                delivered = [(n, i, f) for (n, i), f in zip(connections, factories, strict=True)]
+                sections.append(deliver_demo(store, delivered))
+                sections.append(deliver_webhooks_demo(store, receiver, box))
         sections.append(backtest_demo(store, connections, info, path.resolve().parent))
         sections.append(_describe(store, demo_settings))
     finally:
@@ -91,15 +102,7 @@ def _sync_salesforce(store: Store, info: SandboxInfo) -> str:
         connection_id = add_connection(
             session, "sandbox-salesforce", CrmKind.SALESFORCE, options
         ).id
-    config = SalesforceConfig(
-        auth=ClientCredentialsAuth(
-            client_id=info.salesforce.client_id,
-            client_secret=SecretStr(info.salesforce.client_secret),
-        ),
-        login_url=info.salesforce_url,
-        ca_bundle=info.ca_bundle,
-    )
-    connector = SalesforceConnector(config)
+    connector = _salesforce_connector(info)
     try:
         report = sync_connection(store, connection_id, connector)
     finally:
@@ -117,13 +120,30 @@ def _sync_hubspot(store: Store, info: SandboxInfo) -> str:
     options = {"base_url": info.hubspot_url, **_hubspot_managers(info)}
     with store.unit_of_work() as session:
         connection_id = add_connection(session, "sandbox-hubspot", CrmKind.HUBSPOT, options).id
-    secrets = HubSpotSettings(access_token=SecretStr(info.hubspot.access_token))
-    connector = HubSpotConnector(hubspot_config(options, secrets))
+    connector = _hubspot_connector(info)
     try:
         report = sync_connection(store, connection_id, connector)
     finally:
         connector.close()
     return format_report("sandbox-hubspot", report)
+
+
+def _salesforce_connector(info: SandboxInfo) -> SalesforceConnector:
+    config = SalesforceConfig(
+        auth=ClientCredentialsAuth(
+            client_id=info.salesforce.client_id,
+            client_secret=SecretStr(info.salesforce.client_secret),
+        ),
+        login_url=info.salesforce_url,
+        ca_bundle=info.ca_bundle,
+    )
+    return SalesforceConnector(config)
+
+
+def _hubspot_connector(info: SandboxInfo) -> HubSpotConnector:
+    options = {"base_url": info.hubspot_url, **_hubspot_managers(info)}
+    secrets = HubSpotSettings(access_token=SecretStr(info.hubspot.access_token))
+    return HubSpotConnector(hubspot_config(options, secrets))
 
 
 def _hubspot_managers(info: SandboxInfo) -> dict[str, dict[str, str]]:

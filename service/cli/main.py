@@ -19,9 +19,11 @@ import service
 from service.cli import (
     backtest_commands,
     db_commands,
+    deliver_commands,
     rule_commands,
     sandbox_commands,
     sync_commands,
+    webhook_commands,
 )
 from service.cli.support import Invocation, database_urls, fail, store_failure
 
@@ -36,6 +38,8 @@ app.add_typer(sync_commands.connections_app, name="connections")
 app.command("sync")(sync_commands.sync_command)
 app.add_typer(rule_commands.rules_app, name="rules")
 app.command("evaluate")(rule_commands.evaluate_command)
+app.command("deliver")(deliver_commands.deliver_command)
+app.add_typer(webhook_commands.webhooks_app, name="webhooks")
 app.command("backtest")(backtest_commands.backtest_command)
 app.command("sandbox")(sandbox_commands.sandbox)
 app.command("demo")(sandbox_commands.demo)

@@ -11,11 +11,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from service.cli.support import fail, settings_of
+from service.cli.support import connection_targets, fail, settings_of
 
 if TYPE_CHECKING:
-    from service.store import Store
-    from service.store.tables import Connection
+    pass
 
 rules_app = typer.Typer(help="The rules reps are judged by.", no_args_is_help=True)
 
@@ -108,7 +107,7 @@ def evaluate_command(
     store = Store.from_settings(settings)
     blind: list[str] = []
     try:
-        for target in _targets(store, connection):
+        for target in connection_targets(store, connection):
             result = evaluate_connection(
                 store,
                 target.id,
@@ -124,19 +123,3 @@ def evaluate_command(
         store.dispose()
     if blind:
         raise fail(f"nothing could be judged for {', '.join(blind)}: its data is missing")
-
-
-def _targets(store: Store, name: str | None) -> list[Connection]:
-    from service.store.connections import find_connection, list_connections
-
-    with store.unit_of_work() as session:
-        if name is None:
-            targets = list_connections(session, enabled_only=True)
-        else:
-            found = find_connection(session, name)
-            if found is None:
-                raise fail(f"no connection named {name!r}")
-            targets = [found]
-    if not targets:
-        raise fail("no connections: add one with `driftcoach connections add ...`")
-    return targets

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from pydantic import ValidationError
 
     from service.settings import Settings
+    from service.store import Store
+    from service.store.tables import Connection
 
 #: What ``pip`` installs for the fake CRMs (``driftcoach sandbox``, ``driftcoach demo``).
 SANDBOX_EXTRA = "driftcoach[sandbox]"
@@ -117,3 +119,23 @@ def sandbox_missing(error: ImportError) -> typer.Exit:
         f"the CRM sandbox needs the optional extra {SANDBOX_EXTRA} ({error.name or error}"
         f" is not installed): pip install '{SANDBOX_EXTRA}'"
     )
+
+
+def connection_targets(
+    store: Store, name: str | None, *, required: bool = True
+) -> list[Connection]:
+    """The connection named ``name``, or every enabled one; fails when a named one is
+    missing, or (``required``) when there is none."""
+    from service.store.connections import find_connection, list_connections
+
+    with store.unit_of_work() as session:
+        if name is None:
+            targets = list_connections(session, enabled_only=True)
+        else:
+            found = find_connection(session, name)
+            if found is None:
+                raise fail(f"no connection named {name!r}")
+            targets = [found]
+    if required and not targets:
+        raise fail("no connections: add one with `driftcoach connections add ...`")
+    return targets

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from service.cli.support import fail, settings_of
+from service.cli.support import connection_targets, fail, settings_of
 
 connections_app = typer.Typer(help="The CRM orgs driftcoach syncs.", no_args_is_help=True)
 add_app = typer.Typer(help="Add a connection.", no_args_is_help=True)
@@ -204,22 +204,12 @@ def sync_command(
     from service.bootstrap import ConfigurationError, build_connector
     from service.cli.reports import format_report
     from service.store import Store
-    from service.store.connections import find_connection, list_connections
     from service.sync.pipeline import sync_connection
 
     settings = settings_of(ctx)
     store = Store.from_settings(settings)
     try:
-        with store.unit_of_work() as session:
-            if connection is not None:
-                found = find_connection(session, connection)
-                if found is None:
-                    raise fail(f"no connection named {connection!r}")
-                targets = [found]
-            else:
-                targets = list_connections(session, enabled_only=True)
-        if not targets:
-            raise fail("no connections: add one with 'driftcoach connections add'")
+        targets = connection_targets(store, connection)
         failed = False
         for target in targets:
             try:

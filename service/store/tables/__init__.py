@@ -28,6 +28,7 @@ from service.store.tables.crm_records import (
 from service.store.tables.outboxes import CrmWrite, OutboxState, WebhookEvent
 from service.store.tables.rules_and_findings import Finding, FindingTransition, Rule, RuleVersion
 from service.store.tables.sync_and_audit import AuditEntry, QuarantinedRecord, SyncState
+from service.store.tables.webhooks import DeliveryState, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "NAMING_CONVENTION",
@@ -38,6 +39,7 @@ __all__ = [
     "CrmKind",
     "CrmSourced",
     "CrmWrite",
+    "DeliveryState",
     "Finding",
     "FindingState",
     "FindingTransition",
@@ -54,6 +56,8 @@ __all__ = [
     "SubjectKind",
     "SyncState",
     "SyncStatus",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "WebhookEvent",
     "utcnow",
 ]

@@ -95,6 +95,10 @@ class CrmWrite(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     available_at: Mapped[Timestamp] = mapped_column(default=utcnow)
     lease_until: Mapped[Timestamp | None]
+    claimed_by: Mapped[str | None] = mapped_column(
+        String(64),
+        comment="The delivery run holding the lease: only it may record the outcome.",
+    )
     crm_record_id: Mapped[CrmId | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[Timestamp] = mapped_column(

@@ -1,0 +1,1 @@
+"""Delivering the outboxes an evaluation fills: CRM writes now, webhook events next."""
