@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check --quiet
 
 .DEFAULT_GOAL := help
-.PHONY: browser help demo test lint typecheck unit integration e2e bench bench-evaluate bench-backtest bench-signal clean
+.PHONY: browser help demo test lint typecheck unit integration e2e bench bench-evaluate bench-backtest bench-signal bench-deliver clean
 
 help:
 	@echo "make demo   - sandbox CRM, sync, rules and write-back on a fresh SQLite store"
@@ -18,6 +18,7 @@ help:
 	@echo "make bench-evaluate - the default rule pack on a 1M-activity org vs a raw SQL scan"
 	@echo "make bench-backtest - replay and score the default pack on seeded orgs vs live runs"
 	@echo "make bench-signal - the default pack's scores on 24 and 200 reps, four quarters"
+	@echo "make bench-deliver - CRM calls per delivered task vs the batch-limit minimum"
 	@echo "make clean  - remove .venv and caches"
 
 $(BIN)/python:
@@ -73,6 +74,9 @@ bench-backtest: $(VENV)/.installed-test
 
 bench-signal: $(VENV)/.installed-test
 	$(BIN)/python -m bench.backtest --sizes 24x18,200x18 --quarters 4 --runs 0
+
+bench-deliver: $(VENV)/.installed-test
+	$(BIN)/python -m bench.deliver
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis driftcoach-demo.db* \

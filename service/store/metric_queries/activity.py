@@ -42,6 +42,7 @@ from service.store.metric_queries.common import (
     alive_at,
     live_rep,
     local_day,
+    not_own_task,
     number,
     parts,
     rep_series,
@@ -115,6 +116,7 @@ def _count_activities(
         a.occurred_at >= bounds.first_start,
         a.occurred_at < bounds.last_end,
         *_filters(kinds, subtypes, outcomes, exclude_outcomes),
+        not_own_task(),
     ]
     n = (func.count() if counted is None else counted).label("n")
     if frame.disjoint:

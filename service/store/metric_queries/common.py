@@ -45,6 +45,7 @@ from sqlalchemy import (
     func,
     literal,
     or_,
+    select,
     values,
 )
 from sqlalchemy.engine import Connection
@@ -65,6 +66,7 @@ OPPORTUNITIES: Table = tables.Opportunity.__table__  # type: ignore[assignment]
 CHANGES: Table = tables.OpportunityChange.__table__  # type: ignore[assignment]
 ACTIVITIES: Table = tables.Activity.__table__  # type: ignore[assignment]
 QUOTAS: Table = tables.Quota.__table__  # type: ignore[assignment]
+CRM_WRITES: Table = tables.CrmWrite.__table__  # type: ignore[assignment]
 
 #: Evidence lists at most this many deals (``Observation.deals``).
 TOP_DEALS = 5
@@ -417,3 +419,17 @@ class BuiltOnFirstRead(Mapping[SubjectKey, Sequence["Observation | None"]]):
 
 def parts(**values: Decimal | float | int | None) -> Mapping[str, float]:
     return {name: number(value) for name, value in values.items()}
+
+
+def not_own_task() -> ColumnElement[bool]:
+    """The activity is not a task driftcoach wrote into the CRM (recognised by the CRM id
+    its delivery recorded). A coaching or hygiene task synced back is not the rep's work:
+    counted, it would make a day with nothing else a day at work and, on a deal, reset
+    the days since the last activity that the hygiene task was about."""
+    a, w = ACTIVITIES.c, CRM_WRITES.c
+    own = (
+        select(w.id)
+        .where(w.connection_id == a.connection_id, w.crm_record_id == a.crm_id)
+        .exists()
+    )
+    return or_(a.kind != "task", ~own)

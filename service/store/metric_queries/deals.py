@@ -24,6 +24,7 @@ from service.store.metric_queries.common import (
     alive_at,
     days_between,
     deal_series,
+    not_own_task,
     number,
     run,
 )
@@ -58,6 +59,7 @@ def open_deals(db: Database, frame: Frame) -> Sequence[Row[Any]]:
                 a.opportunity_crm_id == d.deal,
                 a.occurred_at <= d.end_at,
                 alive_at(ACTIVITIES, d.end_at),
+                not_own_task(),
             )
             .order_by(a.occurred_at.desc())
             .limit(1)

@@ -64,6 +64,8 @@ class CrmWrite(Base):
             "budget_owner_crm_id",
             "created_at",
         ),
+        # metrics leave driftcoach's own tasks out of a rep's activities by this lookup
+        Index("ix_crm_writes_connection_id_crm_record_id", "connection_id", "crm_record_id"),
     )
 
     id: Mapped[IdPk]
