@@ -428,8 +428,6 @@ def not_own_task() -> ColumnElement[bool]:
     the days since the last activity that the hygiene task was about."""
     a, w = ACTIVITIES.c, CRM_WRITES.c
     own = (
-        select(w.id)
-        .where(w.connection_id == a.connection_id, w.crm_record_id == a.crm_id)
-        .exists()
+        select(w.id).where(w.connection_id == a.connection_id, w.crm_record_id == a.crm_id).exists()
     )
     return or_(a.kind != "task", ~own)
