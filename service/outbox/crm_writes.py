@@ -58,12 +58,14 @@ class TaskWriter(Protocol):
 class DeliveryPolicy:
     """How a run claims and retries. Defaults: a claim of 200 (one Salesforce collection,
     two HubSpot batches), a 10-minute lease (far longer than one batch's HTTP calls with
-    their own retries), and up to 8 attempts over about a day and a half."""
+    their own retries), and up to 12 attempts, 2 minutes apart at first and doubling to
+    12 hours: the retries span about 41 hours at most (31 on the jitter's average), so a
+    CRM's maintenance window or a long outage does not fail a task."""
 
     batch_size: int = 200
     lease: timedelta = timedelta(minutes=10)
-    max_attempts: int = 8
-    first_delay: timedelta = timedelta(minutes=1)
+    max_attempts: int = 12
+    first_delay: timedelta = timedelta(minutes=2)
     max_delay: timedelta = timedelta(hours=12)
 
     def delay(self, attempts: int, rng: random.Random) -> timedelta:

@@ -134,8 +134,8 @@ def test_a_failed_create_is_retried_after_a_backoff_then_given_up_with_an_event(
     waiting = _rows(store)[1]
     assert waiting.state is OutboxState.PENDING
     assert waiting.last_error == "SERVER_UNAVAILABLE"
-    # full jitter on the first delay (1 minute): between 30 and 60 seconds
-    assert timedelta(seconds=30) <= waiting.available_at - NOW <= timedelta(minutes=1)
+    # full jitter on the first delay (2 minutes): between 1 and 2 minutes
+    assert timedelta(minutes=1) <= waiting.available_at - NOW <= timedelta(minutes=2)
     assert worker.run().claimed == 0  # not due yet
 
     delays = []
