@@ -18,7 +18,18 @@ from typing import Any
 
 import orjson
 from psycopg.types.json import Jsonb
-from sqlalchemy import Select, String, any_, bindparam, func, insert, literal_column, select
+from sqlalchemy import (
+    Select,
+    String,
+    any_,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.types import NullType
@@ -174,6 +185,23 @@ class PlanWriter:
         finding.evidence = {**_json(intent.evidence), "resolution": intent.reason}
         self._transition(finding, "resolved")
         self.applied.resolved.append(finding.id)
+        self._cancel_undelivered(finding.id)
+
+    def _cancel_undelivered(self, finding_id: int) -> None:
+        """The finding's tasks never sent are cancelled: a manager would get a task about
+        a drift that is over. A task with an attempt behind it may be in the CRM already
+        (a run died mid-write), so it stays queued: delivering it adopts it by marker,
+        and a task in the CRM is one driftcoach can find again."""
+        self.session.execute(
+            update(CrmWrite)
+            .where(
+                CrmWrite.finding_id == finding_id,
+                CrmWrite.state == OutboxState.PENDING,
+                CrmWrite.attempts == 0,
+                or_(CrmWrite.lease_until.is_(None), CrmWrite.lease_until <= self.as_of),
+            )
+            .values(state=OutboxState.CANCELLED, last_error="the finding resolved first")
+        )
 
     def write_findings(self) -> None:
         """Insert the new findings (ids back in order), then every transition."""

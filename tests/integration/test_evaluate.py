@@ -31,6 +31,7 @@ from service.store.tables import (
     FindingState,
     FindingTransition,
     Opportunity,
+    OutboxState,
     Rep,
     Rule,
     SyncStatus,
@@ -177,6 +178,28 @@ def test_the_finding_resolves_once_the_rep_is_back_for_enough_periods(store: Sto
         assert resolved_now.evidence["resolution"]
         assert resolved_now.observed == finding.observed != opened_then.observed
         assert session.scalar(select(func.count()).select_from(WebhookEvent)) == 2
+
+
+def test_a_task_never_sent_is_cancelled_when_its_finding_resolves_one_tried_is_not(
+    store: Store,
+):
+    """Two findings open with a task each; one task's delivery was attempted (it may be
+    in the CRM), the other never left the outbox. Both findings resolve."""
+    connection_id = _seed(
+        store,
+        {STEADY: [25, 25, 25, 12, 10, 8, 25, 25], SLIPPING: [25, 25, 25, 12, 10, 8, 25, 25]},
+    )
+    evaluate_connection(store, connection_id, as_of=AS_OF - timedelta(days=14))
+    with store.unit_of_work() as session:
+        tried, untouched = session.scalars(select(CrmWrite).order_by(CrmWrite.id)).all()
+        tried.attempts = 1  # a run claimed it and died: it may exist in the CRM
+
+    resolved = evaluate_connection(store, connection_id, as_of=AS_OF)
+
+    assert len(resolved.applied.resolved) == 2
+    with store.unit_of_work() as session:
+        states = dict(session.execute(select(CrmWrite.id, CrmWrite.state)).all())
+    assert states == {tried.id: OutboxState.PENDING, untouched.id: OutboxState.CANCELLED}
 
 
 def test_the_coaching_cadence_holds_back_a_second_task_within_its_window(store: Store):
