@@ -92,6 +92,22 @@ def rotate(
         typer.echo(f"new signing secret for endpoint {endpoint_id} (shown once): {secret}")
 
 
+@webhooks_app.command("enable")
+def enable(
+    ctx: typer.Context,
+    endpoint_id: Annotated[int, typer.Argument(help="The endpoint's id.")],
+) -> None:
+    """Send to an endpoint disabled by a 410 or five days of failures again."""
+    from service.outbox.webhook_endpoints import WebhookConfigError, enable_endpoint
+
+    with _store(ctx) as store, store.unit_of_work() as session:
+        try:
+            endpoint = enable_endpoint(session, endpoint_id)
+        except WebhookConfigError as exc:
+            raise fail(str(exc)) from None
+        typer.echo(f"enabled webhook endpoint {endpoint.id}: {endpoint.url}")
+
+
 @webhooks_app.command("deliveries")
 def deliveries(
     ctx: typer.Context,

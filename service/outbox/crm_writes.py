@@ -18,7 +18,8 @@ or cron runs that overlap) can drain one outbox:
   reached the CRM before the crash is adopted, not repeated;
 * **failures** the connector calls retryable come back after an exponential backoff with
   full jitter; after ``max_attempts`` (or a refusal that no retry can fix) the row is
-  ``failed`` and a ``task.failed`` event is queued for webhook consumers;
+  ``failed`` and a ``task.failed`` event is queued for webhook consumers (a delivered
+  task queues ``task.created``, with its CRM id);
 * **the API budget**: the connector meters the run like a sync, and stops cleanly when
   the run's share is spent; the rows it did not send return to the queue untouched
   (their attempt is given back).
@@ -164,7 +165,7 @@ class CrmWriteWorker:
                 if row is None or row.claimed_by != self.run_id or row.state != OutboxState.PENDING:
                     continue  # lost the lease to another run, or cancelled meanwhile
                 if result.ok:
-                    _delivered(row, result, now)
+                    _delivered(session, row, result, now)
                     counts.adopted += result.already_existed
                     counts.created += not result.already_existed
                 elif result.not_sent:
@@ -212,13 +213,14 @@ def _optional(value: object) -> str | None:
     return None if value is None else str(value)
 
 
-def _delivered(row: CrmWrite, result: TaskResult, now: datetime) -> None:
+def _delivered(session: Session, row: CrmWrite, result: TaskResult, now: datetime) -> None:
     row.state = OutboxState.DONE
     row.crm_record_id = result.crm_id
     row.delivered_at = now
     row.lease_until = None
     row.claimed_by = None
     row.last_error = None
+    session.add(_task_event("task.created", row, now, crm_record_id=result.crm_id))
 
 
 def _release(row: CrmWrite, result: TaskResult, *, give_back: bool) -> None:
@@ -234,23 +236,30 @@ def _failed(session: Session, row: CrmWrite, result: TaskResult, now: datetime) 
     row.lease_until = None
     row.claimed_by = None
     row.last_error = result.error
-    session.add(
-        WebhookEvent(
-            event_id=f"task.failed:{row.connection_id}:{row.idempotency_key}",
-            type="task.failed",
-            connection_id=row.connection_id,
-            payload={
-                "type": "task.failed",
-                "connection_id": row.connection_id,
-                "task_key": row.idempotency_key,
-                "finding_id": row.finding_id,
-                "rule_key": row.rule_key,
-                "rep_crm_id": row.rep_crm_id,
-                "assignee_crm_id": row.assignee_crm_id,
-                "attempts": row.attempts,
-                "error": result.error,
-                "failed_at": now.isoformat(),
-            },
-            created_at=now,
-        )
+    session.add(_task_event("task.failed", row, now, error=result.error))
+
+
+def _task_event(kind: str, row: CrmWrite, now: datetime, **extra: object) -> WebhookEvent:
+    """``task.created`` or ``task.failed`` for webhook consumers, in the transaction that
+    records the outcome, so it is queued exactly once (its id names the task)."""
+    at = "created_at" if kind == "task.created" else "failed_at"
+    return WebhookEvent(
+        event_id=f"{kind}:{row.connection_id}:{row.idempotency_key}",
+        type=kind,
+        connection_id=row.connection_id,
+        payload={
+            "type": kind,
+            "connection_id": row.connection_id,
+            "task_key": row.idempotency_key,
+            "task_kind": row.task_kind,
+            "finding_id": row.finding_id,
+            "rule_key": row.rule_key,
+            "rep_crm_id": row.rep_crm_id,
+            "opportunity_crm_id": row.opportunity_crm_id,
+            "assignee_crm_id": row.assignee_crm_id,
+            "attempts": row.attempts,
+            **extra,
+            at: now.isoformat(),
+        },
+        created_at=now,
     )

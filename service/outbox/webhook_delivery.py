@@ -98,6 +98,8 @@ class _Outcome:
     status: int | None
     error: str | None
     retry_after: timedelta | None = None
+    #: Not sent: its endpoint answered 410 earlier in the batch.
+    skipped: bool = False
 
     @property
     def ok(self) -> bool:
@@ -123,8 +125,7 @@ class WebhookWorker:
             if not claimed:
                 break
             batches += 1
-            outcomes = [self._send(item) for item in claimed]
-            self.record(claimed, outcomes, counts)
+            self.record(claimed, self._send_all(claimed), counts)
         return counts
 
     def claim(self) -> list[_Claimed]:
@@ -157,6 +158,20 @@ class WebhookWorker:
                     )
                 )  # fmt: skip
             return claimed
+
+    def _send_all(self, claimed: Sequence[_Claimed]) -> list[_Outcome]:
+        """Each claimed delivery sent in turn, except to an endpoint already gone (410)."""
+        gone: set[int] = set()
+        outcomes = []
+        for item in claimed:
+            if item.endpoint_id in gone:
+                outcomes.append(_Outcome(None, "not sent: the endpoint is gone", skipped=True))
+                continue
+            outcome = self._send(item)
+            if outcome.status == 410:
+                gone.add(item.endpoint_id)
+            outcomes.append(outcome)
+        return outcomes
 
     def _send(self, item: _Claimed) -> _Outcome:
         sent_at = self.clock()
@@ -192,6 +207,9 @@ class WebhookWorker:
                 if delivery is None or endpoint is None or delivery.claimed_by != self.run_id:
                     continue
                 delivery.lease_until, delivery.claimed_by = None, None
+                if outcome.skipped:  # back in the queue as it was, for if it is enabled again
+                    delivery.attempts -= 1
+                    continue
                 delivery.last_status, delivery.last_error = outcome.status, outcome.error
                 if outcome.ok:
                     delivery.state, delivery.delivered_at = DeliveryState.DELIVERED, now

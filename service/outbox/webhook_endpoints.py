@@ -136,6 +136,16 @@ def rotate_secret(
     return secret
 
 
+def enable_endpoint(session: Session, endpoint_id: int) -> WebhookEndpoint:
+    """Send to a disabled endpoint again (its failure clock restarts); what it missed
+    while disabled is still queued, or can be replayed."""
+    endpoint = session.get(WebhookEndpoint, endpoint_id)
+    if endpoint is None:
+        raise WebhookConfigError(f"no webhook endpoint {endpoint_id}")
+    endpoint.enabled, endpoint.disabled_reason, endpoint.failing_since = True, None, None
+    return endpoint
+
+
 def signing_secrets(endpoint: WebhookEndpoint, box: SecretBox, now: datetime) -> list[str]:
     """The secrets a delivery is signed with now: the current one, and the previous one
     while its overlap lasts."""

@@ -117,6 +117,10 @@ def test_a_run_delivers_every_due_task_in_claims_of_the_batch_size(store: Store)
     assert [row.crm_record_id for row in rows[:2]] == ["00T000000000000", "00T000000000001"]
     assert {(row.attempts, row.delivered_at, row.lease_until) for row in rows} == {(1, NOW, None)}
     assert _worker(store, connection_id, crm, clock).run().claimed == 0
+    with store.unit_of_work() as session:
+        events = session.scalars(select(WebhookEvent)).all()
+    assert sorted(e.payload["task_key"] for e in events) == [r.idempotency_key for r in rows]
+    assert {e.type for e in events} == {"task.created"}
 
 
 def test_a_failed_create_is_retried_after_a_backoff_then_given_up_with_an_event(store: Store):
@@ -146,7 +150,10 @@ def test_a_failed_create_is_retried_after_a_backoff_then_given_up_with_an_event(
     given_up = _rows(store)[1]
     assert (given_up.state, given_up.attempts) == (OutboxState.FAILED, 3)
     with store.unit_of_work() as session:
-        (event,) = session.scalars(select(WebhookEvent))
+        events = session.scalars(select(WebhookEvent).order_by(WebhookEvent.id)).all()
+    created, event = events
+    assert (created.type, created.payload["task_key"]) == ("task.created", "task-0000")
+    assert created.payload["crm_record_id"] == "00T000000000000"
     assert event.type == "task.failed"
     assert (event.payload["task_key"], event.payload["attempts"]) == ("task-0001", 3)
     assert event.payload["error"] == "SERVER_UNAVAILABLE"

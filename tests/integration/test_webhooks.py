@@ -32,6 +32,7 @@ from service.outbox.webhook_endpoints import (
     SecretBox,
     WebhookConfigError,
     add_endpoint,
+    enable_endpoint,
     new_key,
     rotate_secret,
 )
@@ -164,22 +165,24 @@ def test_retry_after_is_honoured(store: Store, mock: Any):
     assert delivery.available_at - now == timedelta(hours=1)  # later than the 5 s planned
 
 
-def test_410_disables_the_endpoint(store: Store, mock: Any):
+def test_410_disables_the_endpoint_and_enabling_it_sends_what_waited(store: Store, mock: Any):
     now = utcnow()
     endpoint_id, _ = _endpoint(store, now)
     for n in range(3):
         _event(store, n, now)
     route = mock.post(URL).mock(return_value=httpx.Response(410))
     worker = _worker(store, Clock(now))
-    worker.batch_size = 1
     counts = worker.run()
-    assert route.call_count == 1  # nothing more is sent once it is gone
+    assert route.call_count == 1  # nothing more is sent once it is gone, same batch or not
     (disabled,) = counts.disabled
     assert "410" in disabled
     with store.unit_of_work() as session:
         endpoint = session.get(WebhookEndpoint, endpoint_id)
         assert endpoint is not None
         assert endpoint.enabled is False
+        enable_endpoint(session, endpoint_id)
+    route.mock(return_value=httpx.Response(200))
+    assert worker.run().delivered == 2  # the two that waited; the refused one is failed
 
 
 def test_redirects_are_not_followed(store: Store, mock: Any):
