@@ -40,6 +40,7 @@ from connectors.base import Connector
 from connectors.hubspot import HubSpotConnector
 from connectors.records import task_marker
 from connectors.salesforce import ClientCredentialsAuth, SalesforceConfig, SalesforceConnector
+from sandbox.meter import Meter
 from sandbox.org import OrgSpec
 from sandbox.runner import Sandbox, SandboxOptions
 from service.bootstrap import hubspot_config
@@ -160,9 +161,9 @@ def _queue(store: Store, crm: str, owners: list[str], count: int) -> int:
     return connection_id
 
 
-def _calls(meter: object) -> int:
+def _calls(meter: Meter) -> int:
     """API calls so far, login and token requests excluded."""
-    snapshot = meter.snapshot()  # type: ignore[attr-defined]
+    snapshot = meter.snapshot()
     by_endpoint: dict[str, int] = snapshot["by_endpoint"]
     return sum(n for endpoint, n in by_endpoint.items() if "oauth" not in endpoint)
 

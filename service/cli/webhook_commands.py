@@ -14,6 +14,8 @@ import typer
 from service.cli.support import fail, settings_of
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from service.outbox.webhook_endpoints import SecretBox
     from service.store import Store
 
@@ -38,19 +40,15 @@ def add(
     description: Annotated[str, typer.Option(help="What this endpoint is for.")] = "",
 ) -> None:
     """Add an endpoint; prints its signing secret, once."""
-    from service.outbox.ssrf import UnsafeUrlError
-    from service.outbox.webhook_endpoints import WebhookConfigError, add_endpoint
+    from service.outbox.webhook_endpoints import add_endpoint
     from service.store.tables.base import utcnow
 
     settings = settings_of(ctx)
-    with _store(ctx) as store, store.unit_of_work() as session:
-        try:
-            made = add_endpoint(
-                session, url, _box(ctx), event_types=event or (), description=description,
-                policy=settings.webhook_url_policy(), now=utcnow(),
-            )  # fmt: skip
-        except (UnsafeUrlError, WebhookConfigError) as exc:
-            raise fail(str(exc)) from None
+    with _session(ctx) as session:
+        made = add_endpoint(
+            session, url, _box(ctx), event_types=event or (), description=description,
+            policy=settings.webhook_url_policy(), now=utcnow(),
+        )  # fmt: skip
         typer.echo(f"added webhook endpoint {made.endpoint.id}: {url}")
         typer.echo(f"signing secret (shown once, keep it): {made.secret}")
 
@@ -60,7 +58,7 @@ def list_command(ctx: typer.Context) -> None:
     """Endpoints, their event types and state (never their secrets)."""
     from service.outbox.webhook_endpoints import list_endpoints
 
-    with _store(ctx) as store, store.unit_of_work() as session:
+    with _session(ctx) as session:
         for endpoint in list_endpoints(session):
             state = "enabled" if endpoint.enabled else f"disabled ({endpoint.disabled_reason})"
             types = endpoint.event_types or "all events"
@@ -78,17 +76,13 @@ def rotate(
     """A new signing secret; the old one keeps signing for the overlap. Prints it once."""
     from datetime import timedelta
 
-    from service.outbox.webhook_endpoints import WebhookConfigError, rotate_secret
+    from service.outbox.webhook_endpoints import rotate_secret
     from service.store.tables.base import utcnow
 
-    with _store(ctx) as store, store.unit_of_work() as session:
-        try:
-            secret = rotate_secret(
-                session, endpoint_id, _box(ctx), now=utcnow(),
-                overlap=timedelta(hours=overlap_hours),
-            )  # fmt: skip
-        except WebhookConfigError as exc:
-            raise fail(str(exc)) from None
+    with _session(ctx) as session:
+        secret = rotate_secret(
+            session, endpoint_id, _box(ctx), now=utcnow(), overlap=timedelta(hours=overlap_hours)
+        )
         typer.echo(f"new signing secret for endpoint {endpoint_id} (shown once): {secret}")
 
 
@@ -98,13 +92,10 @@ def enable(
     endpoint_id: Annotated[int, typer.Argument(help="The endpoint's id.")],
 ) -> None:
     """Send to an endpoint disabled by a 410 or five days of failures again."""
-    from service.outbox.webhook_endpoints import WebhookConfigError, enable_endpoint
+    from service.outbox.webhook_endpoints import enable_endpoint
 
-    with _store(ctx) as store, store.unit_of_work() as session:
-        try:
-            endpoint = enable_endpoint(session, endpoint_id)
-        except WebhookConfigError as exc:
-            raise fail(str(exc)) from None
+    with _session(ctx) as session:
+        endpoint = enable_endpoint(session, endpoint_id)
         typer.echo(f"enabled webhook endpoint {endpoint.id}: {endpoint.url}")
 
 
@@ -120,7 +111,7 @@ def deliveries(
     from service.store.tables import WebhookEvent
     from service.store.tables.webhooks import WebhookDelivery
 
-    with _store(ctx) as store, store.unit_of_work() as session:
+    with _session(ctx) as session:
         query = (
             select(WebhookDelivery, WebhookEvent)
             .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
@@ -165,10 +156,22 @@ def _store(ctx: typer.Context) -> Iterator[Store]:
         store.dispose()
 
 
-def _box(ctx: typer.Context) -> SecretBox:
-    from service.outbox.webhook_endpoints import SecretBox, WebhookConfigError
+@contextmanager
+def _session(ctx: typer.Context) -> Iterator[Session]:
+    """One unit of work; a refused URL or a webhook setting that cannot be used ends the
+    command with its message (nothing is written)."""
+    from service.outbox.ssrf import UnsafeUrlError
+    from service.outbox.webhook_endpoints import WebhookConfigError
 
-    try:
-        return SecretBox(settings_of(ctx).webhook_secret_key)
-    except WebhookConfigError as exc:
-        raise fail(str(exc)) from None
+    with _store(ctx) as store:
+        try:
+            with store.unit_of_work() as session:
+                yield session
+        except (UnsafeUrlError, WebhookConfigError) as exc:
+            raise fail(str(exc)) from None
+
+
+def _box(ctx: typer.Context) -> SecretBox:
+    from service.outbox.webhook_endpoints import SecretBox
+
+    return SecretBox(settings_of(ctx).webhook_secret_key)

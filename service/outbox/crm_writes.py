@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session
 
 from connectors.records import TaskIntent, TaskPriority, TaskResult
 from connectors.writeback import UNKNOWN_OUTCOME
+from service.outbox.leases import skipping_locked, still_held
 from service.store import Store
 from service.store.tables import CrmWrite, OutboxState, WebhookEvent
 from service.store.tables.base import utcnow
@@ -137,9 +138,7 @@ class CrmWriteWorker:
                 .order_by(CrmWrite.available_at, CrmWrite.id)
                 .limit(self.policy.batch_size)
             )
-            if session.get_bind().dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            rows = session.scalars(query).all()
+            rows = session.scalars(skipping_locked(query, session)).all()
             claimed = []
             for row in rows:
                 claimed.append(Claimed(row.id, _intent(row.payload), verify=_uncertain(row)))
@@ -160,9 +159,10 @@ class CrmWriteWorker:
         now = self.clock()
         stopped = False
         with self.store.unit_of_work(writes=True) as session:
+            held = still_held(session, CrmWrite, [c.row_id for c in claimed], self.run_id)
             for item, result in zip(claimed, results, strict=True):
-                row = session.get(CrmWrite, item.row_id)
-                if row is None or row.claimed_by != self.run_id or row.state != OutboxState.PENDING:
+                row = held.get(item.row_id)
+                if row is None or row.state != OutboxState.PENDING:
                     continue  # lost the lease to another run, or cancelled meanwhile
                 if result.ok:
                     _delivered(session, row, result, now)

@@ -34,6 +34,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 from standardwebhooks import Webhook
 
+from service.outbox.leases import skipping_locked, still_held
 from service.outbox.ssrf import GuardedTransport, UnsafeUrlError, UrlPolicy
 from service.outbox.webhook_endpoints import SecretBox, signing_secrets
 from service.store import Store
@@ -144,17 +145,20 @@ class WebhookWorker:
                 .order_by(WebhookDelivery.available_at, WebhookDelivery.id)
                 .limit(self.batch_size)
             )
-            if session.get_bind().dialect.name == "postgresql":
-                query = query.with_for_update(of=WebhookDelivery, skip_locked=True)
             claimed = []
-            for delivery, endpoint, event in session.execute(query).all():
+            secrets: dict[int, tuple[str, ...]] = {}  # decrypted once per endpoint
+            for delivery, endpoint, event in session.execute(
+                skipping_locked(query, session, WebhookDelivery)
+            ).all():
                 delivery.attempts += 1
                 delivery.lease_until = now + self.lease
                 delivery.claimed_by = self.run_id
+                if endpoint.id not in secrets:
+                    secrets[endpoint.id] = tuple(signing_secrets(endpoint, self.box, now))
                 claimed.append(
                     _Claimed(
                         delivery.id, endpoint.id, endpoint.url, event.event_id,
-                        message_body(event), tuple(signing_secrets(endpoint, self.box, now)),
+                        message_body(event), secrets[endpoint.id],
                     )
                 )  # fmt: skip
             return claimed
@@ -199,40 +203,59 @@ class WebhookWorker:
     def record(
         self, claimed: Sequence[_Claimed], outcomes: Sequence[_Outcome], counts: WebhookCounts
     ) -> None:
+        """Each outcome on the delivery this run still holds, in one transaction."""
         now = self.clock()
         with self.store.unit_of_work(writes=True) as session:
+            held = still_held(
+                session, WebhookDelivery, [c.delivery_id for c in claimed], self.run_id
+            )
+            endpoints = {
+                e.id: e
+                for e in session.scalars(
+                    select(WebhookEndpoint).where(
+                        WebhookEndpoint.id.in_({c.endpoint_id for c in claimed})
+                    )
+                )
+            }
             for item, outcome in zip(claimed, outcomes, strict=True):
-                delivery = session.get(WebhookDelivery, item.delivery_id)
-                endpoint = session.get(WebhookEndpoint, item.endpoint_id)
-                if delivery is None or endpoint is None or delivery.claimed_by != self.run_id:
-                    continue
-                delivery.lease_until, delivery.claimed_by = None, None
-                if outcome.skipped:  # back in the queue as it was, for if it is enabled again
-                    delivery.attempts -= 1
-                    continue
-                delivery.last_status, delivery.last_error = outcome.status, outcome.error
-                if outcome.ok:
-                    delivery.state, delivery.delivered_at = DeliveryState.DELIVERED, now
-                    endpoint.failing_since = None
-                    counts.delivered += 1
-                    continue
-                if outcome.status == 410:
-                    _disable(endpoint, "the endpoint answered 410 Gone", counts)
-                    delivery.state = DeliveryState.FAILED
-                    counts.failed += 1
-                    continue
-                endpoint.failing_since = endpoint.failing_since or now
-                if now - endpoint.failing_since >= DISABLE_AFTER:
-                    _disable(endpoint, "failing for 5 days", counts)
-                if delivery.attempts > len(RETRY_SCHEDULE):
-                    delivery.state = DeliveryState.FAILED
-                    counts.failed += 1
-                    continue
-                delay = RETRY_SCHEDULE[delivery.attempts - 1] * self.rng.uniform(0.8, 1.2)
-                if outcome.retry_after is not None:
-                    delay = max(delay, outcome.retry_after)
-                delivery.available_at = now + delay
-                counts.retrying += 1
+                delivery, endpoint = held.get(item.delivery_id), endpoints.get(item.endpoint_id)
+                if delivery is not None and endpoint is not None:
+                    self._settle(delivery, endpoint, outcome, now, counts)
+
+    def _settle(
+        self,
+        delivery: WebhookDelivery,
+        endpoint: WebhookEndpoint,
+        outcome: _Outcome,
+        now: datetime,
+        counts: WebhookCounts,
+    ) -> None:
+        """Delivered, back in the queue for later, or failed; the endpoint's health."""
+        delivery.lease_until, delivery.claimed_by = None, None
+        if outcome.skipped:  # back in the queue as it was, for if it is enabled again
+            delivery.attempts -= 1
+            return
+        delivery.last_status, delivery.last_error = outcome.status, outcome.error
+        if outcome.ok:
+            delivery.state, delivery.delivered_at = DeliveryState.DELIVERED, now
+            endpoint.failing_since = None
+            counts.delivered += 1
+            return
+        if outcome.status == 410:
+            _disable(endpoint, "the endpoint answered 410 Gone", counts)
+        else:
+            endpoint.failing_since = endpoint.failing_since or now
+            if now - endpoint.failing_since >= DISABLE_AFTER:
+                _disable(endpoint, "failing for 5 days", counts)
+        if outcome.status == 410 or delivery.attempts > len(RETRY_SCHEDULE):
+            delivery.state = DeliveryState.FAILED
+            counts.failed += 1
+            return
+        delay = RETRY_SCHEDULE[delivery.attempts - 1] * self.rng.uniform(0.8, 1.2)
+        if outcome.retry_after is not None:
+            delay = max(delay, outcome.retry_after)
+        delivery.available_at = now + delay
+        counts.retrying += 1
 
 
 def message_body(event: WebhookEvent) -> bytes:
@@ -248,9 +271,7 @@ def fan_out(store: Store, now: datetime) -> int:
     made = 0
     with store.unit_of_work(writes=True) as session:
         query = select(WebhookEndpoint).where(WebhookEndpoint.enabled.is_(True))
-        if session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        for endpoint in session.scalars(query):
+        for endpoint in session.scalars(skipping_locked(query, session)):
             made += _fan_out_one(session, endpoint, now)
     return made
 

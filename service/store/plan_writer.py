@@ -26,7 +26,6 @@ from sqlalchemy import (
     func,
     insert,
     literal_column,
-    or_,
     select,
     update,
 )
@@ -185,23 +184,6 @@ class PlanWriter:
         finding.evidence = {**_json(intent.evidence), "resolution": intent.reason}
         self._transition(finding, "resolved")
         self.applied.resolved.append(finding.id)
-        self._cancel_undelivered(finding.id)
-
-    def _cancel_undelivered(self, finding_id: int) -> None:
-        """The finding's tasks never sent are cancelled: a manager would get a task about
-        a drift that is over. A task with an attempt behind it may be in the CRM already
-        (a run died mid-write), so it stays queued: delivering it adopts it by marker,
-        and a task in the CRM is one driftcoach can find again."""
-        self.session.execute(
-            update(CrmWrite)
-            .where(
-                CrmWrite.finding_id == finding_id,
-                CrmWrite.state == OutboxState.PENDING,
-                CrmWrite.attempts == 0,
-                or_(CrmWrite.lease_until.is_(None), CrmWrite.lease_until <= self.as_of),
-            )
-            .values(state=OutboxState.CANCELLED, last_error="the finding resolved first")
-        )
 
     def write_findings(self) -> None:
         """Insert the new findings (ids back in order), then every transition."""
@@ -290,6 +272,24 @@ class PlanWriter:
         self.applied.tasks_queued += queued_hygiene + self._insert_new(CrmWrite, coaching, key)
         self.applied.events_queued += self._insert_new(WebhookEvent, self._events, ("event_id",))
         self._tasks, self._events = [], []
+        self._cancel_undelivered(self.applied.resolved)
+
+    def _cancel_undelivered(self, finding_ids: Sequence[int]) -> None:
+        """The resolved findings' tasks never sent are cancelled: a manager would get a
+        task about a drift that is over. A task with an attempt behind it may be in the
+        CRM already (a run died mid-write), so it stays queued: delivering it adopts it
+        by marker, and a task in the CRM is one driftcoach can find again. (A claim
+        counts its attempt as it takes the lease, so no leased task has none.)"""
+        for chunk in _chunks(finding_ids, 5000):
+            self.session.execute(
+                update(CrmWrite)
+                .where(
+                    CrmWrite.finding_id.in_(chunk),
+                    CrmWrite.state == OutboxState.PENDING,
+                    CrmWrite.attempts == 0,
+                )
+                .values(state=OutboxState.CANCELLED, last_error="the finding resolved first")
+            )
 
     def _finding(self, finding_id: str | int) -> Finding | None:
         found = self._live.get(int(finding_id))

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from connectors.records import ActivityKind, StageCategory
-from rules.metrics import ActiveDays, ActivityCount, DaysSinceActivity, SubjectKey
+from rules.metrics import ActiveDays, ActivityCount, DaysSinceActivity, MetricSpec, SubjectKey
 from rules.periods import Period
 from service.store import Store
 from service.store.connections import add_connection
@@ -54,9 +54,9 @@ def _seed(store: Store) -> int:
     return connection_id
 
 
-def _value(store: Store, connection_id: int, metric: object, key: SubjectKey) -> float | None:
+def _value(store: Store, connection_id: int, metric: MetricSpec, key: SubjectKey) -> float | None:
     with store.unit_of_work() as session:
-        series = SqlMetricSource(session, connection_id).measure(metric, [WEEK])  # type: ignore[arg-type]
+        series = SqlMetricSource(session, connection_id).measure(metric, [WEEK])
     observation = series[key][0]
     return None if observation is None else observation.value
 

@@ -54,6 +54,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
+from connectors.records import ActivityKind
 from rules.metrics import MetricSeries, Observation, SubjectKey
 from rules.periods import Period
 from service.store import tables
@@ -430,4 +431,4 @@ def not_own_task() -> ColumnElement[bool]:
     own = (
         select(w.id).where(w.connection_id == a.connection_id, w.crm_record_id == a.crm_id).exists()
     )
-    return or_(a.kind != "task", ~own)
+    return or_(a.kind != ActivityKind.TASK, ~own)
