@@ -12,7 +12,15 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from connectors.records import Checkpoint, Entity, Item, TaskIntent, TaskResult
+from connectors.records import (
+    Checkpoint,
+    Entity,
+    Item,
+    TaskChange,
+    TaskChangeResult,
+    TaskIntent,
+    TaskResult,
+)
 
 
 @dataclass(frozen=True)
@@ -91,6 +99,13 @@ class Connector(Protocol):
 
         ``verify_existing``: an earlier attempt may have created some of them (a crash
         mid-write): look for their markers before creating anything."""
+        ...
+
+    def change_tasks(self, changes: Sequence[TaskChange]) -> list[TaskChangeResult]:
+        """Update or complete tasks driftcoach created, by CRM id, one result per change.
+
+        A task the manager completed or deleted is reported so and left alone: never
+        reopened, never recreated."""
         ...
 
     def usage(self) -> ApiUsage: ...

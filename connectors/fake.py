@@ -28,6 +28,10 @@ from connectors.records import (
     Item,
     Record,
     Rejected,
+    TaskChange,
+    TaskChangeKind,
+    TaskChangeOutcome,
+    TaskChangeResult,
     TaskIntent,
     TaskResult,
 )
@@ -102,6 +106,10 @@ class FakeConnector:
         self.calls: Counter[str] = Counter()
         self.api_calls: Counter[str] = Counter()
         self.tasks: dict[str, TaskResult] = {}
+        #: Each task's state in the "CRM" by CRM id: open, completed or deleted; a test
+        #: completes or deletes one as a manager would.
+        self.task_states: dict[str, str] = {}
+        self.task_changes: list[TaskChange] = []
         self.closed = False
         self._streams = {stream.name: stream for stream in streams}
         self._log: dict[str, list[tuple[int, Item]]] = {name: [] for name in self._streams}
@@ -199,9 +207,28 @@ class FakeConnector:
             if known is None:
                 known = TaskResult(intent.key, crm_id=f"fake-task-{len(self.tasks) + 1}")
                 self.tasks[intent.key] = known
+                self.task_states[str(known.crm_id)] = "open"
                 results.append(known)
             else:
                 results.append(TaskResult(intent.key, crm_id=known.crm_id, already_existed=True))
+        return results
+
+    def change_tasks(self, changes: Sequence[TaskChange]) -> list[TaskChangeResult]:
+        """As the real connectors: a completed or deleted task is reported, not touched."""
+        self.calls["change_tasks"] += 1
+        self.api_calls["tasks"] += 2  # a read, then the update
+        results = []
+        for change in changes:
+            state = self.task_states.get(change.crm_id, "deleted")
+            if state == "deleted":
+                results.append(TaskChangeResult(change.key, TaskChangeOutcome.DELETED))
+            elif state == "completed":
+                results.append(TaskChangeResult(change.key, TaskChangeOutcome.ALREADY_COMPLETED))
+            else:
+                if change.kind is TaskChangeKind.COMPLETE:
+                    self.task_states[change.crm_id] = "completed"
+                self.task_changes.append(change)
+                results.append(TaskChangeResult(change.key, TaskChangeOutcome.CHANGED))
         return results
 
     def usage(self) -> ApiUsage:

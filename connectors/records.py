@@ -252,3 +252,86 @@ class TaskResult:
 def task_marker(key: str) -> str:
     """The marker text a task carries so it can be found again by its intent key."""
     return f"[driftcoach:{key}]"
+
+
+class TaskChangeKind(StrEnum):
+    #: New priority, subject and body (an escalation); the task's status is never sent,
+    #: so an update cannot reopen a task the manager completed.
+    UPDATE = "update"
+    #: Status completed, with a note put before the body (the finding resolved).
+    COMPLETE = "complete"
+
+
+class TaskChangeOutcome(StrEnum):
+    CHANGED = "changed"
+    #: Nothing sent: the manager completed the task already (left as they left it).
+    ALREADY_COMPLETED = "already_completed"
+    #: Nothing sent: the task is deleted in the CRM (never recreated).
+    DELETED = "deleted"
+
+
+@dataclass(frozen=True, slots=True)
+class TaskChange:
+    """A change to a task driftcoach created, by its CRM id.
+
+    ``key`` is the task's intent key: the marker stays in the body whatever changes.
+    ``note`` (complete) goes before the body; ``title``/``body``/``priority``
+    (update) replace the task's subject, body and priority.
+    """
+
+    key: str
+    crm_id: str
+    kind: TaskChangeKind
+    title: str | None = None
+    body: str | None = None
+    priority: TaskPriority | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskChangeResult:
+    """The outcome of one change: what happened to the task, or why it failed."""
+
+    key: str
+    outcome: TaskChangeOutcome | None = None
+    error: str | None = None
+    retryable: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is not None
+
+
+@dataclass(frozen=True, slots=True)
+class CrmAlert:
+    """A notification for a task's assignee where they work, about a high-severity
+    finding: a Salesforce custom notification (bell and mobile) targeting
+    ``target_crm_id``, or a HubSpot note on the deal's timeline (``deal_crm_id``) or on
+    the task itself (``task_crm_id``).
+
+    ``key`` is deterministic and unique per alert; a note carries it as a marker.
+    """
+
+    key: str
+    recipient_crm_id: str
+    title: str
+    body: str
+    task_crm_id: str
+    deal_crm_id: str | None = None
+
+    @property
+    def target_crm_id(self) -> str:
+        return self.deal_crm_id or self.task_crm_id
+
+
+@dataclass(frozen=True, slots=True)
+class CrmAlertResult:
+    """``sent`` or why not. Notifications have no idempotency key and no way to look
+    one up, so one whose outcome is unknown is not resent (``retryable`` False): a lost
+    bell is cheaper than two, the task itself is in the CRM either way."""
+
+    key: str
+    sent: bool = False
+    crm_id: str | None = None
+    error: str | None = None
+    retryable: bool = False

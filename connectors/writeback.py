@@ -18,10 +18,15 @@ UNKNOWN_OUTCOME = "outcome unknown"
 
 def marked_body(intent: TaskIntent, limit: int) -> str:
     """The body, then the marker, within ``limit`` characters; the body is cut if needed."""
-    suffix = "\n\n" + task_marker(intent.key)
+    return marked_body_text(intent.body, intent.key, limit)
+
+
+def marked_body_text(body: str, key: str, limit: int) -> str:
+    """``body``, then ``key``'s marker, within ``limit``; the body is cut if needed."""
+    suffix = "\n\n" + task_marker(key)
     room = limit - len(suffix)
-    body = intent.body if len(intent.body) <= room else intent.body[: room - 1] + "…"
-    return body + suffix
+    text = body if len(body) <= room else body[: room - 1] + "…"
+    return text + suffix
 
 
 class WriteBatch:
@@ -50,3 +55,16 @@ class WriteBatch:
             self.results[intent.key] = TaskResult(
                 intent.key, error=error, retryable=True, not_sent=stopped and not unknown
             )
+
+
+def noted_body(note: str, current: str, key: str, limit: int) -> str:
+    """The note, then the task's body as it stands in the CRM (the manager's own edits
+    kept), within ``limit``; the marker stays, so the task can still be found by it."""
+    marker = task_marker(key)
+    text = f"{note}\n\n{current}" if current else note
+    if marker not in current:
+        text += "\n\n" + marker
+    if len(text) <= limit:
+        return text
+    tail = "…\n\n" + marker
+    return text[: limit - len(tail)] + tail

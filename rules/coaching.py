@@ -10,7 +10,7 @@ summary.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -19,7 +19,14 @@ from rules.cadence import Budgets, CoachingHistory, apply_budget, cadence_allows
 from rules.documents import Level
 from rules.evidence import deals_involved, summarise
 from rules.formatting import describe_bounds, format_value
-from rules.intents import CreateCoachingTask, DeferredTask, Evidence, FindingId, TaskDraft
+from rules.intents import (
+    CreateCoachingTask,
+    DeferredTask,
+    Evidence,
+    FindingId,
+    ReviseCoachingTask,
+    TaskDraft,
+)
 from rules.metrics import DealProfile, RepProfile, SubjectKind
 from rules.periods import is_business_day
 from rules.policies import Severity
@@ -111,6 +118,62 @@ def _worded(
     """The draft with its subject, body, due date and priority."""
     rule = candidate.assessment.rule
     policy = rule.document.coaching
+    title, body = _wording(candidate, context)
+    return CreateCoachingTask(
+        key=draft.key,
+        rule_key=draft.rule_key,
+        rule_version=rule.version,
+        rep_crm_id=draft.rep_crm_id,
+        deal_crm_id=draft.deal_crm_id,
+        assignee_crm_id=draft.assignee_crm_id,
+        budget_owner_crm_id=draft.budget_owner_crm_id,
+        kind=draft.kind,
+        subject=title,
+        body=body,
+        due_on=due_date(context.as_of.date(), policy.due_in_days),
+        priority=policy.priority.for_severity(candidate.severity),
+        severity=candidate.severity,
+        gap=candidate.gap,
+        finding_id=candidate.finding_id,
+        evidence=candidate.evidence,
+    )
+
+
+def plan_revisions(
+    candidates: Sequence[CoachingCandidate],
+    escalated: Collection[FindingId],
+    context: CoachingContext,
+) -> tuple[ReviseCoachingTask, ...]:
+    """The escalated findings' tasks, reworded: the new severity's priority, and a
+    subject and body with the evidence of now. Budgets and cadence do not apply: the
+    task exists already, and the manager should see it as it stands today."""
+    revised = []
+    for candidate in candidates:
+        finding_id = candidate.finding_id
+        if finding_id is None or finding_id not in escalated:
+            continue
+        assessment = candidate.assessment
+        policy = assessment.rule.document.coaching
+        if not policy.create_tasks:
+            continue
+        title, body = _wording(candidate, context)
+        revised.append(
+            ReviseCoachingTask(
+                finding_id=finding_id,
+                rule_key=assessment.rule.key,
+                subject=assessment.subject,
+                severity=candidate.severity,
+                priority=policy.priority.for_severity(candidate.severity),
+                title=title,
+                body=body,
+            )
+        )
+    return tuple(revised)
+
+
+def _wording(candidate: CoachingCandidate, context: CoachingContext) -> tuple[str, str]:
+    """The task's subject and body, from the rule's templates and the evidence."""
+    policy = candidate.assessment.rule.document.coaching
     values = template_values(candidate, context)
     body = "\n\n".join(
         part
@@ -121,24 +184,7 @@ def _worded(
         )
         if part
     )
-    return CreateCoachingTask(
-        key=draft.key,
-        rule_key=draft.rule_key,
-        rule_version=rule.version,
-        rep_crm_id=draft.rep_crm_id,
-        deal_crm_id=draft.deal_crm_id,
-        assignee_crm_id=draft.assignee_crm_id,
-        budget_owner_crm_id=draft.budget_owner_crm_id,
-        kind=draft.kind,
-        subject=render(policy.subject_template, values)[:SUBJECT_LIMIT],
-        body=body,
-        due_on=due_date(context.as_of.date(), policy.due_in_days),
-        priority=policy.priority.for_severity(candidate.severity),
-        severity=candidate.severity,
-        gap=candidate.gap,
-        finding_id=candidate.finding_id,
-        evidence=candidate.evidence,
-    )
+    return render(policy.subject_template, values)[:SUBJECT_LIMIT], body
 
 
 def _assignee(rep: RepProfile, assignee: str, user_crm_id: str | None) -> str:

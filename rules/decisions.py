@@ -26,11 +26,12 @@ from typing import Any
 from rules.assessment import Assessment, RuleAssessment
 from rules.coaching import CoachingCandidate
 from rules.documents import VersionedRule
-from rules.formatting import finite
+from rules.formatting import describe_bounds, finite, format_value
 from rules.intents import (
     SNOOZED,
     Alert,
     AlertEvent,
+    CloseCoachingTask,
     EscalateFinding,
     Evidence,
     FindingIntent,
@@ -47,7 +48,7 @@ EvidenceFn = Callable[[Assessment], Evidence]
 
 @dataclass(frozen=True, slots=True)
 class Decisions:
-    intents: tuple[FindingIntent | Alert, ...]
+    intents: tuple[FindingIntent | Alert | CloseCoachingTask, ...]
     candidates: tuple[CoachingCandidate, ...]
 
 
@@ -59,6 +60,7 @@ def decide_rule(
 ) -> Decisions:
     """Intents for one rule; ``live`` holds that rule's live findings by subject."""
     intents: list[FindingIntent] = []
+    closes: list[CloseCoachingTask] = []
     candidates: list[CoachingCandidate] = []
     assessed: set[SubjectKey] = set()
     for assessment in judged.assessments:
@@ -70,22 +72,50 @@ def decide_rule(
         intent = _decide(assessment, finding, proof)
         if intent is not None:
             intents.append(intent)
+        if isinstance(intent, ResolveFinding):
+            closes.append(close_task(intent, resolution_note(assessment, as_of)))
         if assessment.verdict.drifting and (finding is None or finding.state != SNOOZED):
             candidates.append(_candidate(assessment, finding, proof))
     for subject, finding in sorted(live.items(), key=lambda item: str(item[1].id)):
         if subject not in assessed:
             why = _gone_reason(subject, judged.disabled_reps)
-            intents.append(resolve_without_assessment(judged.rule, finding, why, as_of))
-    return Decisions(with_alerts(intents, judged.rule, as_of), tuple(candidates))
+            resolved = resolve_without_assessment(judged.rule, finding, why, as_of)
+            intents.append(resolved)
+            closes.append(close_task(resolved, closing_note(why, as_of)))
+    alerted = with_alerts(intents, judged.rule, as_of)
+    return Decisions((*alerted, *closes), tuple(candidates))
 
 
 def resolve_rule(
     rule: VersionedRule, live: Sequence[LiveFinding], reason: str, as_of: datetime
-) -> tuple[FindingIntent | Alert, ...]:
+) -> tuple[FindingIntent | Alert | CloseCoachingTask, ...]:
     """Resolve every live finding of a rule that no longer runs (disabled)."""
     ordered = sorted(live, key=lambda finding: str(finding.id))
     intents = [resolve_without_assessment(rule, f, reason, as_of) for f in ordered]
-    return with_alerts(intents, rule, as_of)
+    closes = [close_task(intent, closing_note(reason, as_of)) for intent in intents]
+    return (*with_alerts(intents, rule, as_of), *closes)
+
+
+def close_task(resolved: ResolveFinding, note: str) -> CloseCoachingTask:
+    return CloseCoachingTask(resolved.finding_id, resolved.rule_key, resolved.subject, note)
+
+
+def resolution_note(assessment: Assessment, as_of: datetime) -> str:
+    """Why the task is closed, in the manager's terms: the value the indicator is back
+    to, the standard it meets, and the evaluation's date (never the wall clock: a replay
+    as of a past moment writes what was known then)."""
+    fmt = assessment.rule.document.value_format
+    value = format_value(assessment.observed, fmt)
+    standard = describe_bounds(assessment.bounds, fmt)
+    return (
+        f"Closed by driftcoach on {as_of.date().isoformat()}: "
+        f"{assessment.rule.document.name} is back inside the standard "
+        f"({value}, standard {standard}, {assessment.latest.label})."
+    )
+
+
+def closing_note(reason: str, as_of: datetime) -> str:
+    return f"Closed by driftcoach on {as_of.date().isoformat()}: {reason}."
 
 
 def _decide(

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from rules.assessment import Assessment, RuleAssessment, assess_rule
 from rules.cadence import Budgets, CoachingHistory
-from rules.coaching import CoachingCandidate, CoachingContext, plan_coaching
+from rules.coaching import CoachingCandidate, CoachingContext, plan_coaching, plan_revisions
 from rules.decisions import decide_rule, resolve_rule
 from rules.documents import Level, VersionedRule
 from rules.evidence import (
@@ -32,16 +32,17 @@ from rules.evidence import (
 )
 from rules.intents import (
     Alert,
+    CloseCoachingTask,
     CreateCoachingTask,
     DeferredTask,
     EscalateFinding,
     Evidence,
-    FindingIntent,
     Intent,
     KeepFinding,
     LiveFinding,
     OpenFinding,
     ResolveFinding,
+    ReviseCoachingTask,
 )
 from rules.metrics import (
     ActiveDays,
@@ -61,6 +62,7 @@ from rules.series import RulePeriods, roster, rule_periods
 
 __all__ = [
     "Alert",
+    "CloseCoachingTask",
     "CoachingHistory",
     "CreateCoachingTask",
     "DeferredTask",
@@ -71,6 +73,7 @@ __all__ = [
     "OpenFinding",
     "Plan",
     "ResolveFinding",
+    "ReviseCoachingTask",
     "VersionedRule",
     "evaluate",
     "measurements_needed",
@@ -87,7 +90,9 @@ class EvaluationSettings:
     overrides it per manager CRM id); ``hygiene_task_budget``: new deal-hygiene tasks per
     rep per week. ``include_managers``: judge people who manage others as reps too.
     ``quota_evidence``: measure quota pace for the evidence's quota gap when no rule
-    measures it already.
+    measures it already. ``crm_alert_severity``/``crm_alerts_per_day``: a task at that
+    severity or above also alerts its assignee in the CRM, at most so many times a day
+    per recipient (the store applies them: it counts the alerts already sent).
     """
 
     weekly_task_budget: int = 3
@@ -95,6 +100,8 @@ class EvaluationSettings:
     hygiene_task_budget: int = 2
     include_managers: bool = False
     quota_evidence: bool = True
+    crm_alert_severity: str = "high"
+    crm_alerts_per_day: int = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,8 +156,8 @@ def evaluate(
     measurements = _Measurements(source)
     live_by_rule = _live_by_rule(live)
     judged: list[RuleAssessment] = []
-    resolved: list[FindingIntent | Alert] = []
-    decided: list[FindingIntent | Alert] = []
+    resolved: list[Intent] = []
+    decided: list[Intent] = []
     candidates: list[CoachingCandidate] = []
     evidence = _EvidenceBook(as_of)
     for rule in rules:
@@ -175,7 +182,10 @@ def evaluate(
     )
     coaching = CoachingContext(as_of, people, context.deals, history, budgets)
     tasks, deferred = plan_coaching(candidates, coaching)
-    return Plan(as_of, (*resolved, *decided, *tasks), deferred, build_scorecard(judged, reps))
+    escalated = {i.finding_id for i in decided if isinstance(i, EscalateFinding)}
+    revisions = plan_revisions(candidates, escalated, coaching)
+    intents = (*resolved, *decided, *tasks, *revisions)
+    return Plan(as_of, intents, deferred, build_scorecard(judged, reps))
 
 
 class _EvidenceBook:

@@ -126,6 +126,31 @@ class CreateCoachingTask:
 
 
 @dataclass(frozen=True, slots=True)
+class ReviseCoachingTask:
+    """A finding escalated: its open task is reworded with the new severity, priority
+    and evidence, in place (the store updates the task in the CRM, never adds one)."""
+
+    finding_id: FindingId
+    rule_key: str
+    subject: SubjectKey
+    severity: Severity
+    priority: Priority
+    title: str
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class CloseCoachingTask:
+    """A finding resolved: its open task is completed in the CRM with ``note`` (what the
+    indicator is back to, against which standard, as of when)."""
+
+    finding_id: FindingId
+    rule_key: str
+    subject: SubjectKey
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
 class TaskDraft:
     """A coaching task before it is worded: who it is for, whose budget it uses, and
     what ranks it. Budgets choose among drafts, so only the tasks created get their
@@ -171,4 +196,5 @@ class Alert:
 
 
 FindingIntent = OpenFinding | KeepFinding | EscalateFinding | ResolveFinding
-Intent = FindingIntent | CreateCoachingTask | Alert
+TaskFollowUp = ReviseCoachingTask | CloseCoachingTask
+Intent = FindingIntent | CreateCoachingTask | TaskFollowUp | Alert

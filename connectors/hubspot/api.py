@@ -73,6 +73,7 @@ def batch_read(
     *,
     properties: Sequence[str],
     history: Sequence[str] = (),
+    budgeted: bool = True,
 ) -> Json:
     body: dict[str, Any] = {
         "inputs": [{"id": object_id} for object_id in ids],
@@ -86,7 +87,7 @@ def batch_read(
             object_type, body, _preload_content=False, _request_timeout=apis.timeout
         )
 
-    return client.call(f"POST /crm/v3/objects/{object_type}/batch/read", send)
+    return client.call(f"POST /crm/v3/objects/{object_type}/batch/read", send, budgeted=budgeted)
 
 
 def batch_create(client: HubSpotClient, object_type: str, inputs: Sequence[dict[str, Any]]) -> Json:
@@ -101,6 +102,19 @@ def batch_create(client: HubSpotClient, object_type: str, inputs: Sequence[dict[
     return client.call(
         f"POST /crm/v3/objects/{object_type}/batch/create", send, idempotent=False, budgeted=False
     )
+
+
+def batch_update(client: HubSpotClient, object_type: str, inputs: Sequence[dict[str, Any]]) -> Json:
+    """An update by id: idempotent (the same values twice leave the same object), so
+    resent on an unknown outcome; not counted in a sync's share."""
+    body = {"inputs": list(inputs)}
+
+    def send(apis: Apis) -> Any:
+        return apis.batch.update(
+            object_type, body, _preload_content=False, _request_timeout=apis.timeout
+        )
+
+    return client.call(f"POST /crm/v3/objects/{object_type}/batch/update", send, budgeted=False)
 
 
 def deal_associations(client: HubSpotClient, from_type: str, ids: Sequence[str]) -> Json:

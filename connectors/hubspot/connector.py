@@ -40,6 +40,7 @@ from connectors.hubspot.client import HubSpotClient
 from connectors.hubspot.config import HubSpotConfig
 from connectors.hubspot.errors import HubSpotApiError
 from connectors.hubspot.streams import SPECS, SPECS_BY_NAME, StreamCursor, StreamSpec, search_body
+from connectors.hubspot.task_changes import TaskChanger
 from connectors.hubspot.values import parse_datetime
 from connectors.hubspot.writeback import TaskWriter
 from connectors.read_ahead import ReadAhead
@@ -49,6 +50,8 @@ from connectors.records import (
     Deletion,
     Entity,
     Item,
+    TaskChange,
+    TaskChangeResult,
     TaskIntent,
     TaskResult,
     rejection,
@@ -82,6 +85,7 @@ class HubSpotConnector:
         self.client = HubSpotClient(
             config, clock=self._clock, timer=timer, sleep=sleep, jitter=jitter
         )
+        self._changer = TaskChanger(self.client)
         self._writer = TaskWriter(self.client, self._clock)
         self._stages: dict[tuple[str, str], mapping.StageInfo] | None = None
         extra = config.qualification_properties.values()
@@ -125,6 +129,9 @@ class HubSpotConnector:
         self, intents: Sequence[TaskIntent], *, verify_existing: bool = False
     ) -> list[TaskResult]:
         return self._writer.write(intents, verify_existing=verify_existing)
+
+    def change_tasks(self, changes: Sequence[TaskChange]) -> list[TaskChangeResult]:
+        return self._changer.change(changes)
 
     def usage(self) -> ApiUsage:
         pacer = self.client.pacer

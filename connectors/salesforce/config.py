@@ -127,6 +127,12 @@ class SalesforceConfig(_Strict):
         description="TaskPriority picklist values by canonical priority (they vary by org).",
     )
     task_status: str = "Not Started"
+    #: The Task status that closes a task (a picklist value with IsClosed set).
+    task_completed_status: str = "Completed"
+    notification_type: str = Field(
+        "driftcoach_alert",
+        description="DeveloperName of the CustomNotificationType alerts are sent as.",
+    )
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
 
     @model_validator(mode="after")

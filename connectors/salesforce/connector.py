@@ -35,6 +35,8 @@ from connectors.records import (
     Entity,
     Item,
     Record,
+    TaskChange,
+    TaskChangeResult,
     TaskIntent,
     TaskResult,
     rejection,
@@ -52,6 +54,7 @@ from connectors.salesforce.streams import (
     build_soql,
     build_soql_by_ids,
 )
+from connectors.salesforce.task_changes import TaskChanger
 from connectors.salesforce.writeback import TaskWriter
 
 log = logging.getLogger(__name__)
@@ -85,6 +88,7 @@ class SalesforceConnector:
         self.config = config
         self._clock = clock or (lambda: datetime.now(UTC))
         self.client = SalesforceClient(config, clock=self._clock, sleep=sleep, jitter=jitter)
+        self._changer = TaskChanger(self.client)
         self._writer = TaskWriter(self.client)
         self._stages: dict[str, mapping.StageInfo] | None = None
         self._objects: frozenset[str] | None = None
@@ -112,6 +116,9 @@ class SalesforceConnector:
         self, intents: Sequence[TaskIntent], *, verify_existing: bool = False
     ) -> list[TaskResult]:
         return self._writer.write(intents, verify_existing=verify_existing)
+
+    def change_tasks(self, changes: Sequence[TaskChange]) -> list[TaskChangeResult]:
+        return self._changer.change(changes)
 
     def usage(self) -> ApiUsage:
         return self.client.usage.snapshot()

@@ -18,6 +18,7 @@ import typer
 import service
 from service.cli import (
     backtest_commands,
+    coaching_commands,
     db_commands,
     deliver_commands,
     rule_commands,
@@ -39,6 +40,7 @@ app.command("sync")(sync_commands.sync_command)
 app.add_typer(rule_commands.rules_app, name="rules")
 app.command("evaluate")(rule_commands.evaluate_command)
 app.command("deliver")(deliver_commands.deliver_command)
+app.command("coaching")(coaching_commands.coaching_command)
 app.add_typer(webhook_commands.webhooks_app, name="webhooks")
 app.command("backtest")(backtest_commands.backtest_command)
 app.command("sandbox")(sandbox_commands.sandbox)

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from rules.documents import VersionedRule, load_rule
 from rules.evaluation import (
     Alert,
+    CloseCoachingTask,
     CreateCoachingTask,
     EscalateFinding,
     EvaluationSettings,
@@ -35,15 +36,18 @@ from rules.evaluation import (
     OpenFinding,
     Plan,
     ResolveFinding,
+    ReviseCoachingTask,
     evaluate,
     measurements_needed,
 )
 from rules.metrics import DealProfile, MetricSeries, MetricSource, MetricSpec, RepProfile
 from rules.periods import Period
+from rules.policies import Severity
 from service.evaluation.data_health import held_back, missing_data
 from service.evaluation.measure_ahead import ClosingSource, MeasuredAhead
 from service.store.engine import Store
 from service.store.findings import coaching_history, live_findings
+from service.store.followups import AlertPolicy, FollowUpWriter
 from service.store.plan_writer import AppliedPlan, PlanWriter
 from service.store.sql_metric_source import SqlMetricSource
 from service.store.stored_rules import StoredRule, current_rules
@@ -119,7 +123,12 @@ def evaluate_connection(
             with _reading(source_then, rules, moment, read_ahead) as source:
                 sellers_then = SellersOnly(source, seller_ids)
                 plan = evaluate(rules, sellers_then, live, history, moment, settings=settings)
-            applied = apply_plan(session, connection_id, plan)
+            alerts = (
+                AlertPolicy(Severity(settings.crm_alert_severity), settings.crm_alerts_per_day)
+                if settings
+                else None
+            )
+            applied = apply_plan(session, connection_id, plan, alerts)
             result = EvaluationResult(
                 connection_id, moment, plan, applied, dry_run, invalid, held, judged
             )
@@ -164,8 +173,11 @@ class _DryRun(Exception):  # noqa: N818 - control flow: leave the unit of work b
         self.result = result
 
 
-def apply_plan(session: Session, connection_id: int, plan: Plan) -> AppliedPlan:
-    """Write the plan's intents; findings first, so tasks and events can name them."""
+def apply_plan(
+    session: Session, connection_id: int, plan: Plan, alerts: AlertPolicy | None = None
+) -> AppliedPlan:
+    """Write the plan's intents; findings first, so tasks and events can name them, then
+    the tasks, and their follow-ups last (they name the tasks)."""
     writer = PlanWriter(session, connection_id, plan.as_of)
     writer.load_subjects(
         intent.subject
@@ -185,14 +197,27 @@ def apply_plan(session: Session, connection_id: int, plan: Plan) -> AppliedPlan:
         elif isinstance(intent, ResolveFinding):
             writer.resolve(intent)
     writer.write_findings()
+    followups = FollowUpWriter(session, connection_id, plan.as_of, alerts or AlertPolicy())
     for intent in plan.intents:
         if isinstance(intent, CreateCoachingTask):
             writer.queue_task(intent)
         elif isinstance(intent, Alert):
             writer.queue_alert(intent)
+        elif isinstance(intent, ReviseCoachingTask):
+            followups.revise(intent)
+        elif isinstance(intent, CloseCoachingTask):
+            followups.close(intent)
     writer.write_outboxes()
+    new_tasks = [task.key for task in plan.of_type(CreateCoachingTask)]
+    writer.applied.followups = followups.write(new_tasks)
     session.flush()
     return writer.applied
+
+
+def alert_policy(settings: EvaluationSettings | None) -> AlertPolicy:
+    if settings is None:
+        return AlertPolicy()
+    return AlertPolicy(Severity(settings.crm_alert_severity), settings.crm_alerts_per_day)
 
 
 class SellersOnly:

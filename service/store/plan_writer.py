@@ -44,6 +44,7 @@ from rules.intents import (
 )
 from rules.metrics import SubjectKey
 from service.store import json_codec
+from service.store.followups import FollowUpCounts
 from service.store.tables import (
     CrmWrite,
     Finding,
@@ -77,6 +78,7 @@ class AppliedPlan:
     hygiene_queued: int = 0
     events_queued: int = 0
     skipped: list[str] = field(default_factory=list)
+    followups: FollowUpCounts = field(default_factory=FollowUpCounts)
 
 
 class PlanWriter:

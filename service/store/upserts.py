@@ -40,7 +40,7 @@ from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from connectors.records import Deletion, Entity, Record
+from connectors.records import Activity, Deletion, Entity, Record
 from service.store import tables
 from service.store.row_encoding import (
     CanonicalRecord,
@@ -219,6 +219,12 @@ class RecordBatch:
             for entity, ids in self._deletions.items()
         )
         return upserted, deleted, refused
+
+    def activities(self) -> tuple[list[Activity], list[str]]:
+        """The activities in the batch, and the ids of activities it deletes."""
+        records = self._records.get(Entity.ACTIVITY, {}).values()
+        changed = [record for record in records if isinstance(record, Activity)]
+        return changed, list(self._deletions.get(Entity.ACTIVITY, {}))
 
     def clear(self) -> None:
         self._records.clear()

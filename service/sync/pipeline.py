@@ -58,6 +58,7 @@ from service.store.engine import Store
 from service.store.quarantine import Key, Refused
 from service.store.sync_state import RunCounts
 from service.store.tables import SyncStatus, utcnow
+from service.store.task_outcomes import note_task_outcomes
 from service.store.upserts import CanonicalRecord, RecordBatch, refusal
 from service.sync.prefetch import InTurn, Prefetched
 
@@ -344,6 +345,7 @@ class _StreamSync:
         cursor, self._pending = self._pending, None
         with options.store.unit_of_work(writes=True) as session:
             upserted, deleted = self._write_batch(session, now)
+            note_task_outcomes(session, options.connection_id, *self.batch.activities(), now)
             self._settle_quarantine(session, now)
             counts = self._counts(upserted, deleted)
             sync_state.save_progress(session, options.connection_id, name, counts, cursor=cursor)

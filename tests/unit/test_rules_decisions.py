@@ -18,6 +18,7 @@ from rules.fake_source import FakeMetricSource
 from rules.intents import (
     SNOOZED,
     Alert,
+    CloseCoachingTask,
     EscalateFinding,
     Evidence,
     KeepFinding,
@@ -132,11 +133,16 @@ def test_hysteresis_keeps_a_finding_until_it_has_been_inside_long_enough():
 
 def test_a_finding_back_inside_for_long_enough_resolves_with_an_alert():
     decisions = decide(rule(), {R1: [30, 30, 50, 50]}, [live()])
-    resolved, alert = decisions.intents
+    resolved, alert, close = decisions.intents
     assert isinstance(resolved, ResolveFinding)
     assert resolved.reason == "back inside the standard for 2 periods"
     assert isinstance(alert, Alert)
     assert alert.event == "finding.resolved"
+    # the task is closed with the value, the standard and the evaluation's date
+    assert isinstance(close, CloseCoachingTask)
+    assert close.finding_id == resolved.finding_id
+    assert close.note.startswith(f"Closed by driftcoach on {AS_OF.date().isoformat()}: ")
+    assert "back inside the standard (50, standard at least " in close.note
 
 
 def test_a_finding_on_a_deal_no_longer_open_resolves():
@@ -145,6 +151,9 @@ def test_a_finding_on_a_deal_no_longer_open_resolves():
     resolved = decisions.intents[0]
     assert isinstance(resolved, ResolveFinding)
     assert resolved.reason == "deal no longer open (or owner no longer evaluated)"
+    close = decisions.intents[-1]
+    assert isinstance(close, CloseCoachingTask)
+    assert close.note.endswith(": deal no longer open (or owner no longer evaluated).")
 
 
 def test_a_finding_for_a_rep_the_rule_was_switched_off_for_resolves():

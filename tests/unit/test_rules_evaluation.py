@@ -10,6 +10,7 @@ import pytest
 
 from rules.evaluation import (
     Alert,
+    CloseCoachingTask,
     CoachingHistory,
     CreateCoachingTask,
     EvaluationSettings,
@@ -18,6 +19,7 @@ from rules.evaluation import (
     OpenFinding,
     Plan,
     ResolveFinding,
+    ReviseCoachingTask,
     VersionedRule,
     evaluate,
     measurements_needed,
@@ -32,6 +34,7 @@ from rules.metrics import (
     SubjectKey,
 )
 from rules.periods import Period
+from rules.policies import Severity
 from rules.series import rule_periods
 from service.evaluation.packs import default_pack_dir, load_pack
 from tests.unit.rules_support import AS_OF, BASE_DOCUMENT, DEAL_DOCUMENT, manager, rep, rule
@@ -135,7 +138,42 @@ def test_a_finding_that_recovers_resolves_after_the_hysteresis_periods():
     live, history = applied(first, [], CoachingHistory())
     recovered = {**CALLS, SubjectKey("r1"): [30, 30, 50, 50]}
     later = run([rule()], source(recovered), live, history, as_of=AS_OF + timedelta(days=14))
-    assert [type(i).__name__ for i in later.intents] == ["ResolveFinding", "Alert"]
+    assert [type(i).__name__ for i in later.intents] == [
+        "ResolveFinding",
+        "Alert",
+        "CloseCoachingTask",
+    ]
+    (close,) = later.of_type(CloseCoachingTask)
+    assert close.finding_id == later.of_type(ResolveFinding)[0].finding_id
+    # dated by the evaluation, not the wall clock
+    assert f"on {(AS_OF + timedelta(days=14)).date().isoformat()}:" in close.note
+
+
+def test_an_escalated_finding_rewords_its_task_and_asks_for_no_new_one():
+    first = run([rule()])
+    live, history = applied(first, [], CoachingHistory())
+    deeper = {**CALLS, SubjectKey("r1"): [50, 50, 5, 5]}
+    later = run([rule()], source(deeper), live, history)
+    (escalated,) = later.of_type(EscalateFinding)
+    (revised,) = later.of_type(ReviseCoachingTask)
+    assert later.of_type(CreateCoachingTask) == ()  # same cadence window: no second task
+    assert revised.finding_id == escalated.finding_id
+    assert revised.severity is escalated.severity is Severity.HIGH
+    assert revised.priority == "high"
+    original = first.of_type(CreateCoachingTask)[0]
+    assert revised.title and revised.body != original.body
+    assert "5" in revised.body
+
+
+def test_a_snoozed_finding_that_escalates_leaves_its_task_alone():
+    first = run([rule()])
+    live, history = applied(first, [], CoachingHistory())
+    snoozed = [LiveFinding(f.id, f.rule_key, f.subject, f.severity, "snoozed", f.opened_at)
+               for f in live]  # fmt: skip
+    deeper = {**CALLS, SubjectKey("r1"): [50, 50, 5, 5]}
+    later = run([rule()], source(deeper), snoozed, history)
+    assert later.of_type(EscalateFinding)
+    assert later.of_type(ReviseCoachingTask) == ()
 
 
 def test_each_metric_is_measured_once_for_all_rules_that_use_it():
@@ -211,8 +249,13 @@ def test_a_disabled_rule_resolves_its_live_findings_and_measures_nothing():
     fake = source()
     finding = LiveFinding(3, "calls", SubjectKey("r1"), "low", "open", AS_OF)  # type: ignore[arg-type]
     plan = run([rule(enabled=False)], fake, [finding])
-    assert [type(i).__name__ for i in plan.intents] == ["ResolveFinding", "Alert"]
+    assert [type(i).__name__ for i in plan.intents] == [
+        "ResolveFinding",
+        "Alert",
+        "CloseCoachingTask",
+    ]
     assert plan.of_type(ResolveFinding)[0].reason == "rule disabled"
+    assert plan.of_type(CloseCoachingTask)[0].note.endswith(": rule disabled.")
     assert fake.measured == []
 
 

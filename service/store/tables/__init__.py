@@ -25,7 +25,14 @@ from service.store.tables.crm_records import (
     Quota,
     Rep,
 )
-from service.store.tables.outboxes import CrmWrite, OutboxState, WebhookEvent
+from service.store.tables.outboxes import (
+    CrmFollowUp,
+    CrmWrite,
+    FollowUpKind,
+    OutboxState,
+    TaskCompletion,
+    WebhookEvent,
+)
 from service.store.tables.rules_and_findings import Finding, FindingTransition, Rule, RuleVersion
 from service.store.tables.sync_and_audit import AuditEntry, QuarantinedRecord, SyncState
 from service.store.tables.webhooks import DeliveryState, WebhookDelivery, WebhookEndpoint
@@ -36,6 +43,7 @@ __all__ = [
     "AuditEntry",
     "Base",
     "Connection",
+    "CrmFollowUp",
     "CrmKind",
     "CrmSourced",
     "CrmWrite",
@@ -43,6 +51,7 @@ __all__ = [
     "Finding",
     "FindingState",
     "FindingTransition",
+    "FollowUpKind",
     "Opportunity",
     "OpportunityChange",
     "OutboxState",
@@ -56,6 +65,7 @@ __all__ = [
     "SubjectKind",
     "SyncState",
     "SyncStatus",
+    "TaskCompletion",
     "WebhookDelivery",
     "WebhookEndpoint",
     "WebhookEvent",

@@ -37,6 +37,12 @@ class OutboxState(StrEnum):
     CANCELLED = "cancelled"
 
 
+class TaskCompletion(StrEnum):
+    MANAGER = "manager"
+    DRIFTCOACH = "driftcoach"
+    DELETED = "deleted"
+
+
 class CrmWrite(Base):
     """A coaching task waiting to be written into the CRM (the write-back outbox).
 
@@ -107,6 +113,62 @@ class CrmWrite(Base):
         default=utcnow, comment="The evaluation's as-of time: cadence and budgets count from it."
     )
     delivered_at: Mapped[Timestamp | None]
+    completion: Mapped[TaskCompletion | None] = mapped_column(
+        enum_column(TaskCompletion, "task_completion"),
+        comment="How the task in the CRM ended: completed by the manager or by driftcoach "
+        "(its finding resolved), or deleted in the CRM. Never reopened nor recreated.",
+    )
+    completed_at: Mapped[Timestamp | None]
+
+
+class FollowUpKind(StrEnum):
+    UPDATE = "update"  # the finding escalated: new priority, subject and body
+    COMPLETE = "complete"  # the finding resolved: completed with a note
+    NOTIFY = "notify"  # high severity: a bell (Salesforce) or a note (HubSpot)
+
+
+class CrmFollowUp(Base):
+    """What happens to a delivered task after its create: an update, its completion, or
+    an alert to its assignee (the follow-up outbox).
+
+    Queued with the finding change that asked for it, in the same transaction; sent only
+    once its task is in the CRM (``task_id``'s row ``done``); cancelled if the task never
+    gets there. ``idempotency_key`` is deterministic, so a re-run queues nothing twice.
+    """
+
+    __tablename__ = "crm_followups"
+    __table_args__ = (
+        UniqueConstraint("connection_id", "idempotency_key", name="uq_crm_followups_key"),
+        Index("ix_crm_followups_state_available_at", "state", "available_at"),
+        Index("ix_crm_followups_task_id", "task_id"),
+        # the per-recipient alert limit counts recent alerts by this
+        Index("ix_crm_followups_recipient_crm_id_created_at", "recipient_crm_id", "created_at"),
+    )
+
+    id: Mapped[IdPk]
+    connection_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("connections.id", ondelete="CASCADE")
+    )
+    task_id: Mapped[int] = mapped_column(BigId, ForeignKey("crm_writes.id", ondelete="CASCADE"))
+    idempotency_key: Mapped[str] = mapped_column(String(160))
+    kind: Mapped[FollowUpKind] = mapped_column(enum_column(FollowUpKind, "followup_kind"))
+    recipient_crm_id: Mapped[CrmId]
+    payload: Mapped[Document] = mapped_column(
+        comment="update: title, body, priority; complete: note; notify: title, body."
+    )
+    state: Mapped[OutboxState] = mapped_column(
+        enum_column(OutboxState, "crm_followup_state"), default=OutboxState.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    available_at: Mapped[Timestamp] = mapped_column(default=utcnow)
+    lease_until: Mapped[Timestamp | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[str | None] = mapped_column(
+        String(32), comment="changed, already_completed, deleted or sent."
+    )
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[Timestamp] = mapped_column(default=utcnow)
+    done_at: Mapped[Timestamp | None]
 
 
 class WebhookEvent(Base):

@@ -129,6 +129,10 @@ class Finding(Base):
     updated_at: Mapped[Timestamp] = mapped_column(default=utcnow, onupdate=utcnow)
     resolved_at: Mapped[Timestamp | None]
     snoozed_until: Mapped[Timestamp | None]
+    coached_at: Mapped[Timestamp | None] = mapped_column(
+        comment="When the manager last completed a coaching task of this finding in the CRM "
+        "(read back by the sync)."
+    )
 
 
 class FindingTransition(Base):
