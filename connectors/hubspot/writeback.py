@@ -75,7 +75,7 @@ class TaskWriter:
             if not todo:
                 return
             try:
-                batch.results.update(self._create(todo))
+                self._create(todo, batch)
             except UncertainWriteError:
                 batch.uncertain.update(intent.key for intent in todo)
                 self._settle(attempt)
@@ -89,18 +89,22 @@ class TaskWriter:
         self.client.backoff(attempt)
         self.client.pacer.wait(float(self.config.index_lag_seconds))
 
-    def _create(self, intents: list[TaskIntent]) -> dict[str, TaskResult]:
-        """Create the tasks; a whole batch refused is retried one task per call."""
+    def _create(self, intents: list[TaskIntent], batch: WriteBatch) -> None:
+        """Create the tasks, each result into ``batch`` as soon as it is known; a whole
+        batch refused is retried one task per call. A run stopped part way through those
+        (the API share spent) must not call the tasks already created "not sent": a
+        retry without a marker search would create them again."""
         try:
             answer = api.batch_create(self.client, TASKS, [self._task(i) for i in intents])
         except HubSpotApiError as exc:
             if exc.status != 400 or len(intents) == 1:
-                return _failed(intents, str(exc), retryable=exc.status in (429, 500, 502, 503))
-            results: dict[str, TaskResult] = {}
+                retryable = exc.status in (429, 500, 502, 503)
+                batch.results.update(_failed(intents, str(exc), retryable=retryable))
+                return
             for intent in intents:
-                results.update(self._create([intent]))
-            return results
-        return _item_results(intents, answer)
+                self._create([intent], batch)
+            return
+        batch.results.update(_item_results(intents, answer))
 
     def _task(self, intent: TaskIntent) -> dict[str, Any]:
         due = datetime.combine(intent.due_date, time(self.config.task_due_hour_utc), UTC)

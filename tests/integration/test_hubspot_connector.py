@@ -557,6 +557,20 @@ def test_a_task_hubspot_refuses_outright_does_not_block_the_batch(portal: Portal
                _tasks_by_marker(portal, intents).items())  # fmt: skip
 
 
+def test_a_run_stopped_while_creating_one_by_one_keeps_what_it_created(portal: Portal):
+    """A refused batch is sent again task by task; the daily limit stops that part way.
+    The tasks created before the stop are reported created, never "not sent" (their
+    retry would create them again without looking)."""
+    intents = _intents(portal, 5)
+    intents[3] = replace(intents[3], assignee_crm_id="12345")  # the whole batch: a 400
+    portal.faults.configure(FaultConfig(daily_budget=3))  # the batch, then two tasks
+    results = connector(portal).write_tasks(intents)
+    assert [r.ok for r in results[:2]] == [True, True]
+    assert all(r.not_sent and not r.ok for r in results[2:])
+    assert all(len(found) == (key in ("k-0", "k-1")) for key, found in
+               _tasks_by_marker(portal, intents).items())  # fmt: skip
+
+
 def test_a_create_that_stays_unknown_is_reported_so_and_its_retry_makes_no_duplicate(
     portal: Portal,
 ):
