@@ -14,6 +14,8 @@ from typing import Any, Protocol
 
 from connectors.records import (
     Checkpoint,
+    CrmAlert,
+    CrmAlertResult,
     Entity,
     Item,
     TaskChange,
@@ -106,6 +108,11 @@ class Connector(Protocol):
 
         A task the manager completed or deleted is reported so and left alone: never
         reopened, never recreated."""
+        ...
+
+    def send_alerts(self, alerts: Sequence[CrmAlert]) -> list[CrmAlertResult]:
+        """Notify each alert's recipient where they work, one result per alert; an alert
+        whose outcome is unknown is not resent (the CRMs offer no way to look one up)."""
         ...
 
     def usage(self) -> ApiUsage: ...

@@ -23,6 +23,8 @@ from typing import Any
 from connectors.base import ApiUsage, Stream
 from connectors.records import (
     Checkpoint,
+    CrmAlert,
+    CrmAlertResult,
     Deletion,
     Entity,
     Item,
@@ -110,6 +112,7 @@ class FakeConnector:
         #: completes or deletes one as a manager would.
         self.task_states: dict[str, str] = {}
         self.task_changes: list[TaskChange] = []
+        self.alerts: list[CrmAlert] = []
         self.closed = False
         self._streams = {stream.name: stream for stream in streams}
         self._log: dict[str, list[tuple[int, Item]]] = {name: [] for name in self._streams}
@@ -230,6 +233,12 @@ class FakeConnector:
                 self.task_changes.append(change)
                 results.append(TaskChangeResult(change.key, TaskChangeOutcome.CHANGED))
         return results
+
+    def send_alerts(self, alerts: Sequence[CrmAlert]) -> list[CrmAlertResult]:
+        self.calls["send_alerts"] += 1
+        self.api_calls["alerts"] += 1
+        self.alerts.extend(alerts)
+        return [CrmAlertResult(alert.key, sent=True) for alert in alerts]
 
     def usage(self) -> ApiUsage:
         self.calls["usage"] += 1

@@ -36,6 +36,7 @@ from typing import Any
 
 from connectors.base import ApiUsage, Stream
 from connectors.hubspot import api, engagements, goals, mapping
+from connectors.hubspot.alerts import AlertSender
 from connectors.hubspot.client import HubSpotClient
 from connectors.hubspot.config import HubSpotConfig
 from connectors.hubspot.errors import HubSpotApiError
@@ -47,6 +48,8 @@ from connectors.read_ahead import ReadAhead
 from connectors.records import (
     MAPPING_ERRORS,
     Checkpoint,
+    CrmAlert,
+    CrmAlertResult,
     Deletion,
     Entity,
     Item,
@@ -86,6 +89,7 @@ class HubSpotConnector:
             config, clock=self._clock, timer=timer, sleep=sleep, jitter=jitter
         )
         self._changer = TaskChanger(self.client)
+        self._alerts = AlertSender(self.client, self._clock)
         self._writer = TaskWriter(self.client, self._clock)
         self._stages: dict[tuple[str, str], mapping.StageInfo] | None = None
         extra = config.qualification_properties.values()
@@ -132,6 +136,9 @@ class HubSpotConnector:
 
     def change_tasks(self, changes: Sequence[TaskChange]) -> list[TaskChangeResult]:
         return self._changer.change(changes)
+
+    def send_alerts(self, alerts: Sequence[CrmAlert]) -> list[CrmAlertResult]:
+        return self._alerts.send(alerts)
 
     def usage(self) -> ApiUsage:
         pacer = self.client.pacer

@@ -31,6 +31,8 @@ from connectors.base import ApiUsage, Stream
 from connectors.records import (
     MAPPING_ERRORS,
     Checkpoint,
+    CrmAlert,
+    CrmAlertResult,
     Deletion,
     Entity,
     Item,
@@ -42,6 +44,7 @@ from connectors.records import (
     rejection,
 )
 from connectors.salesforce import mapping
+from connectors.salesforce.alerts import AlertSender
 from connectors.salesforce.client import Row, SalesforceClient, error_code
 from connectors.salesforce.config import SalesforceConfig
 from connectors.salesforce.errors import QueryCursorLostError
@@ -89,6 +92,7 @@ class SalesforceConnector:
         self._clock = clock or (lambda: datetime.now(UTC))
         self.client = SalesforceClient(config, clock=self._clock, sleep=sleep, jitter=jitter)
         self._changer = TaskChanger(self.client)
+        self._alerts = AlertSender(self.client)
         self._writer = TaskWriter(self.client)
         self._stages: dict[str, mapping.StageInfo] | None = None
         self._objects: frozenset[str] | None = None
@@ -119,6 +123,9 @@ class SalesforceConnector:
 
     def change_tasks(self, changes: Sequence[TaskChange]) -> list[TaskChangeResult]:
         return self._changer.change(changes)
+
+    def send_alerts(self, alerts: Sequence[CrmAlert]) -> list[CrmAlertResult]:
+        return self._alerts.send(alerts)
 
     def usage(self) -> ApiUsage:
         return self.client.usage.snapshot()

@@ -248,7 +248,8 @@ def object_type(name: str) -> ObjectType | None:
     return _BY_ALIAS.get(name)
 
 
-# HubSpot-defined association type ids between deals and engagements, per direction.
+# HubSpot-defined association type ids between deals and engagements (and notes and
+# tasks), per direction.
 # https://developers.hubspot.com/docs/guides/api/crm/associations/associations-v4
 ASSOCIATION_TYPES: Final = MappingProxyType(
     {
@@ -262,6 +263,10 @@ ASSOCIATION_TYPES: Final = MappingProxyType(
         ("notes", "deals"): 214,
         ("deals", "tasks"): 215,
         ("tasks", "deals"): 216,
+        # Notes on a task: ids picked for the sandbox, not HubSpot's. A client must read
+        # the real one from GET /crm/v4/associations/notes/tasks/labels (and expect none).
+        ("notes", "tasks"): 90_001,
+        ("tasks", "notes"): 90_002,
     }
 )
 ASSOCIATION_BY_ID: Final = MappingProxyType({v: k for k, v in ASSOCIATION_TYPES.items()})

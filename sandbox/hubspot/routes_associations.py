@@ -1,5 +1,9 @@
 """Associations v4 between deals and engagements (HubSpot-defined, unlabelled).
 
+* ``GET /crm/v4/associations/{from}/{to}/labels``: the association types from one object
+  type to another, ``{"results": [{"category", "typeId", "label"}]}``; a pair of known
+  types with none defined answers an empty list (HubSpot's answer there is unverified).
+
 * ``GET /crm/v4/objects/{objectType}/{objectId}/associations/{toObjectType}``: paged
   (limit <= 500, default 500; ``after`` is an offset).
 * ``POST /crm/v4/associations/{from}/{to}/batch/read``: at most 1000 inputs; objects
@@ -40,6 +44,8 @@ def add_routes(router: Router, state: HubSpotState, gate: Gate) -> None:
         "/crm/v4/objects/{objectType}/{objectId}/associations/default/{toObjectType}/{toObjectId}"
     )
     router.add("PUT", default, default, gate(routes.put_default))
+    labels = "/crm/v4/associations/{objectType}/{toObjectType}/labels"
+    router.add("GET", labels, labels, gate(routes.labels))
     batch = "/crm/v4/associations/{objectType}/{toObjectType}/batch"
     router.add("POST", f"{batch}/read", f"{batch}/read", gate(routes.batch_read))
     associate = f"{batch}/associate/default"
@@ -78,6 +84,18 @@ class AssociationRoutes:
         kinds = _association_types(ASSOCIATION_TYPES[(obj.type, to_kind.name)])
         page = [{"toObjectId": i, "associationTypes": kinds} for i in ids[after : after + limit]]
         return page, (after + limit if after + limit < len(ids) else None)
+
+    def labels(self, request: Request, _: AccessToken) -> Response:
+        """The association types from one object type to another; none is an empty list."""
+        kinds: list[str] = []
+        for name in (request.params["objectType"], request.params["toObjectType"]):
+            kind = object_type(name) or object_type(f"{name}s")
+            if kind is None:
+                raise HubSpotError(400, f"Unable to infer object type from: {name}")
+            kinds.append(kind.name)
+        type_id = ASSOCIATION_TYPES.get((kinds[0], kinds[1]))
+        results = [] if type_id is None else _association_types(type_id)
+        return Response.json(200, {"results": results})
 
     def list_page(self, request: Request, _: AccessToken) -> Response:
         from_kind, to_kind = _pair(request)

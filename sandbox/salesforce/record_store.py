@@ -22,7 +22,7 @@ from typing import Any
 
 from sandbox.clock import SandboxClock
 from sandbox.salesforce.ids import is_valid_id, make_id, to_18
-from sandbox.salesforce.schema import CATALOG, ObjectSpec, find_object
+from sandbox.salesforce.schema import ALL_OBJECTS, ObjectSpec, find_object
 from sandbox.salesforce.stages import find_stage
 
 Row = dict[str, Any]
@@ -58,8 +58,8 @@ class RecordStore:
     def __init__(self, clock: SandboxClock) -> None:
         self.clock = clock
         self._lock = threading.RLock()
-        self._rows: dict[str, dict[str, Row]] = {name: {} for name in CATALOG}
-        self._deleted_log: dict[str, dict[str, datetime]] = {name: {} for name in CATALOG}
+        self._rows: dict[str, dict[str, Row]] = {name: {} for name in ALL_OBJECTS}
+        self._deleted_log: dict[str, dict[str, datetime]] = {name: {} for name in ALL_OBJECTS}
         self._sequence: Counter[str] = Counter()
 
     # ---------------------------------------------------------------- reading
@@ -76,7 +76,7 @@ class RecordStore:
 
     def object_of(self, record_id: str) -> ObjectSpec | None:
         prefix = record_id[:3]
-        return next((spec for spec in CATALOG.values() if spec.key_prefix == prefix), None)
+        return next((spec for spec in ALL_OBJECTS.values() if spec.key_prefix == prefix), None)
 
     def count(self, sobject: str, *, include_deleted: bool = False) -> int:
         return sum(1 for _ in self.rows(sobject, include_deleted=include_deleted))

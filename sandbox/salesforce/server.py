@@ -82,6 +82,13 @@ class SalesforceServer:
             self._authed(self.sobjects.collection_update),
         )
         router.add("GET", f"{DATA}/limits", "limits", self._authed(self._limits))
+        router.add(
+            "POST",
+            f"{DATA}/actions/standard/customNotificationAction",
+            "custom notification action",
+            self._authed(self.state.notifications.invoke),
+        )
+        router.add("GET", "/__sandbox/notifications", "admin notifications", self._notifications)
         router.add("POST", "/__sandbox/import", "admin import", self._import)
         router.add("POST", "/__sandbox/purge", "admin purge", self._purge)
         add_admin_routes(
@@ -172,6 +179,11 @@ class SalesforceServer:
         }
         return Response.json(200, body)
 
+    def _notifications(self, _: Request) -> Response:
+        """The custom notifications sent so far, oldest first: a test's read-back."""
+        sent = [notification.as_json() for notification in self.state.notifications.sent()]
+        return Response.json(200, {"notifications": sent})
+
     def _import(self, request: Request) -> Response:
         return import_tree(self.state, request.json())
 
@@ -221,6 +233,7 @@ def build_salesforce_server(
     def reset() -> None:
         state.records.restore(baseline)
         state.auth.reset_usage()
+        state.notifications.clear()
 
     server = SandboxHttpServer(
         (host, port),

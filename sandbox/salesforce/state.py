@@ -7,10 +7,13 @@ from datetime import timedelta
 
 from sandbox.clock import SandboxClock
 from sandbox.salesforce.auth import AuthState, ConnectedApp, Login
+from sandbox.salesforce.notifications import NotificationLog
 from sandbox.salesforce.record_store import RecordStore
 from sandbox.salesforce.stages import STANDARD_STAGES
 
 ORG_ID = "00D8W0000000001AAA"
+#: The custom notification type the org is set up with for driftcoach's alerts.
+NOTIFICATION_TYPE = "driftcoach_alert"
 API_VERSIONS = ("55.0", "56.0", "57.0", "58.0", "59.0", "60.0", "61.0", "62.0")
 RELEASE_LABELS = {
     "55.0": "Summer '22",
@@ -44,6 +47,7 @@ class SalesforceState:
     instance_url: str = ""  # set once the server has a port
     records: RecordStore = field(init=False)
     auth: AuthState = field(init=False)
+    notifications: NotificationLog = field(init=False)
 
     def __post_init__(self) -> None:
         self.records = RecordStore(self.clock)
@@ -79,6 +83,21 @@ class SalesforceState:
                     "DefaultProbability": stage.probability,
                 }
                 for stage in STANDARD_STAGES
+            ],
+            user_id=self.integration_user_id,
+        )
+        self.notifications = NotificationLog(self.records)
+        self.records.bulk_load(
+            "CustomNotificationType",
+            [
+                {
+                    "DeveloperName": NOTIFICATION_TYPE,
+                    "MasterLabel": "driftcoach alert",
+                    "CustomNotifTypeName": "driftcoach alert",
+                    "Description": "A coaching finding that needs attention now",
+                    "Desktop": True,
+                    "Mobile": True,
+                }
             ],
             user_id=self.integration_user_id,
         )

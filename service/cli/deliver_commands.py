@@ -3,6 +3,7 @@ queued tasks into the CRMs, then the events to the webhook endpoints."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -22,6 +23,14 @@ def deliver_command(
     batch_size: Annotated[
         int, typer.Option(min=1, max=1000, help="Tasks claimed per batch.")
     ] = 200,
+    lease_seconds: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="How long a run holds the batch it claimed before another run may take it "
+            "over (after a crash). Keep it far above the time one batch takes.",
+        ),
+    ] = 600,
 ) -> None:
     """Write the queued coaching and hygiene tasks into the CRMs, then send the events to
     the webhook endpoints.
@@ -33,6 +42,7 @@ def deliver_command(
     from pydantic import ValidationError
 
     from service.bootstrap import ConfigurationError, build_connector
+    from service.outbox.crm_followups import FollowUpWorker
     from service.outbox.crm_writes import CrmWriteWorker, DeliveryPolicy
     from service.store import Store
 
@@ -49,13 +59,18 @@ def deliver_command(
                 failed = True
                 continue
             try:
-                worker = CrmWriteWorker(
-                    store, target.id, connector, policy=DeliveryPolicy(batch_size=batch_size)
+                policy = DeliveryPolicy(
+                    batch_size=batch_size, lease=timedelta(seconds=lease_seconds)
                 )
+                worker = CrmWriteWorker(store, target.id, connector, policy=policy)
                 counts = worker.run()
+                # Then what follows a delivered task: updates, completions, alerts.
+                followups = FollowUpWorker(store, target.id, connector, policy=policy).run()
             finally:
                 connector.close()
             typer.echo(f"{target.name}: tasks {counts}")
+            if followups.claimed or followups.cancelled:
+                typer.echo(f"{target.name}: follow-ups {followups}")
         failed = not _deliver_webhooks(store, settings) or failed
         if failed:
             raise typer.Exit(1)

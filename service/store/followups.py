@@ -20,7 +20,7 @@ and an alert is worth something only when it is rare.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -87,8 +87,10 @@ class FollowUpWriter:
         tasks = self._tasks_of(findings)
         fresh = self._new_tasks(new_task_keys)
         fresh_findings = {task.finding_id for task in fresh}
-        alerting: list[CrmWrite] = [
-            task for task in fresh if self.policy.alerts(task.payload.get("severity"))
+        alerting: list[tuple[CrmWrite, dict[str, Any]]] = [
+            (task, alert_payload(task.payload))
+            for task in fresh
+            if self.policy.alerts(task.payload.get("severity"))
         ]
         for intent in self._revisions:
             finding_id = int(intent.finding_id)
@@ -98,7 +100,8 @@ class FollowUpWriter:
             task = open_tasks[-1]
             self._revise(task, intent)
             if self.policy.alerts(intent.severity.value):
-                alerting.append(task)
+                wording = {"subject": intent.title, "body": intent.body}
+                alerting.append((task, alert_payload({**wording, "severity": intent.severity})))
         closed: list[int] = []
         for close in self._closes:
             for task in tasks.get(int(close.finding_id), []):
@@ -167,21 +170,20 @@ class FollowUpWriter:
         self._queue(task, FollowUpKind.UPDATE, f"update:{self.as_of.isoformat()}", wording)
         self.counts.updates += 1
 
-    def _alert(self, tasks: Sequence[CrmWrite]) -> None:
+    def _alert(self, alerting: Sequence[tuple[CrmWrite, dict[str, Any]]]) -> None:
         """A notify follow-up per task, the most severe first, within each recipient's
         limit for the 24 hours up to this evaluation."""
         ordered = sorted(
-            {task.id: task for task in tasks}.values(),
-            key=lambda t: (-Severity(t.payload.get("severity") or "low").rank, t.id),
+            {task.id: (task, payload) for task, payload in alerting}.values(),
+            key=lambda pair: (-Severity(pair[1]["severity"]).rank, pair[0].id),
         )
-        used = self._alerts_sent({task.assignee_crm_id for task in ordered})
-        for task in ordered:
+        used = self._alerts_sent({task.assignee_crm_id for task, _ in ordered})
+        for task, payload in ordered:
             if used[task.assignee_crm_id] >= self.policy.per_day:
                 self.counts.alerts_over_limit += 1
                 continue
             used[task.assignee_crm_id] += 1
-            self._queue(task, FollowUpKind.NOTIFY, f"notify:{self.as_of.isoformat()}",
-                        alert_payload(task))  # fmt: skip
+            self._queue(task, FollowUpKind.NOTIFY, f"notify:{self.as_of.isoformat()}", payload)
             self.counts.alerts += 1
 
     def _alerts_sent(self, recipients: Iterable[str]) -> dict[str, int]:
@@ -254,13 +256,16 @@ class FollowUpWriter:
             )
 
 
-def alert_payload(task: CrmWrite) -> dict[str, Any]:
+def alert_payload(wording: Mapping[str, Any]) -> dict[str, Any]:
     """What the assignee reads in the bell or the note: the task's subject and the start
     of its body (the evidence is in the task itself)."""
-    payload = task.payload
-    title = str(payload.get("subject") or "Coaching task")
-    body = str(payload.get("body") or "")
+    title = str(wording.get("subject") or "Coaching task")
+    body = str(wording.get("body") or "")
     if len(body) > ALERT_BODY_LIMIT:
         body = body[: ALERT_BODY_LIMIT - 1] + "…"
-    severity = str(payload.get("severity") or "high")
-    return {"title": f"{severity.title()}: {title}"[:ALERT_TITLE_LIMIT], "body": body}
+    severity = str(wording.get("severity") or "high")
+    return {
+        "title": f"{severity.title()}: {title}"[:ALERT_TITLE_LIMIT],
+        "body": body,
+        "severity": severity,
+    }

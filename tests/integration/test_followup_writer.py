@@ -89,7 +89,7 @@ def _rows(store: Store) -> list[tuple[int, FollowUpKind, OutboxState]]:
 
 
 def test_an_escalation_updates_the_newest_open_task_and_alerts_its_assignee(store: Store):
-    connection_id, finding, (old, newest) = _finding_with_tasks(
+    connection_id, finding, (_old, newest) = _finding_with_tasks(
         store, [(OutboxState.DONE, 1), (OutboxState.DONE, 1)]
     )
     counts = _write(store, connection_id, _revise(finding))
@@ -99,7 +99,8 @@ def test_an_escalation_updates_the_newest_open_task_and_alerts_its_assignee(stor
         (newest, FollowUpKind.NOTIFY, OutboxState.PENDING),
     ]
     again = _write(store, connection_id, _revise(finding))  # the same evaluation re-run
-    assert len(_rows(store)) == 2 and again.updates == 1
+    assert len(_rows(store)) == 2
+    assert again.updates == 1
 
 
 def test_a_task_never_sent_takes_the_new_wording_in_the_outbox(store: Store):

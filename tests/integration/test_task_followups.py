@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from connectors.base import Connector
+from connectors.salesforce import SalesforceConfig, SalesforceConnector
 from rules.intents import CloseCoachingTask, ReviseCoachingTask
 from rules.metrics import SubjectKey
 from rules.policies import Severity
@@ -46,6 +47,7 @@ from tests.integration.hubspot_sandbox import reset as reset_hubspot
 from tests.integration.hubspot_sandbox import running_hubspot, sandbox_portal
 from tests.integration.salesforce_sandbox import reset as reset_salesforce
 from tests.integration.salesforce_sandbox import running_salesforce
+from tests.integration.test_deliver_sandbox import FAST
 from tests.integration.test_salesforce_connector import _auth
 
 ORG = OrgSpec(seed=13, managers=1, reps=2, months=3, deal_scale=0.3)
@@ -63,6 +65,7 @@ class Crm:
     manager: str
     rep: str
     task: Callable[[str], dict[str, Any]]  # subject, body, priority, closed, deleted
+    alerts: Callable[[], list[dict[str, Any]]]  # recipient, title, target (or task)
     complete_by_hand: Callable[[str], None]
     delete_by_hand: Callable[[str], None]
     later: Callable[[], datetime]
@@ -93,9 +96,6 @@ def crm(request: pytest.FixtureRequest) -> Iterator[Crm]:
 
 
 def _salesforce(sandbox: Sandbox) -> Crm:
-    from connectors.salesforce import SalesforceConfig, SalesforceConnector
-    from tests.integration.test_deliver_sandbox import FAST
-
     info = sandbox.info
     assert info is not None
     clock = sandbox.clock
@@ -127,8 +127,14 @@ def _salesforce(sandbox: Sandbox) -> Crm:
     def later() -> datetime:
         return clock.advance(timedelta(minutes=10))
 
+    def alerts() -> list[dict[str, Any]]:
+        return [
+            {"recipient": n.recipient_ids[0], "title": n.title, "target": n.target_id}
+            for n in sandbox.salesforce_state.notifications.sent()
+        ]
+
     return Crm(
-        "salesforce", CrmKind.SALESFORCE, connect, rep["ManagerId"], rep["Id"], task,
+        "salesforce", CrmKind.SALESFORCE, connect, rep["ManagerId"], rep["Id"], task, alerts,
         lambda crm_id: records.update("Task", crm_id, {"Status": "Completed"},
                                       user_id=rep["ManagerId"]),
         lambda crm_id: records.delete("Task", crm_id, user_id=rep["ManagerId"]),
@@ -163,9 +169,24 @@ def _hubspot(sandbox: Sandbox) -> Crm:
     def later() -> datetime:
         return portal.clock.advance(timedelta(minutes=10))
 
+    def alerts() -> list[dict[str, Any]]:
+        notes = [n for n in state.objects["notes"].values() if n.archived_ms is None]
+        return [
+            {
+                "recipient": n.props.get("hubspot_owner_id"),
+                "title": str(n.props.get("hs_note_body") or "").split("\n")[0],
+                "target": next(iter(str(i) for i in (n.assoc or {}).get("tasks", {})), None),
+            }
+            for n in notes
+            if "[driftcoach:" in str(n.props.get("hs_note_body") or "")
+        ]
+
+    def complete(crm_id: str) -> None:
+        by_hand(crm_id, {"hs_task_status": "COMPLETED"})
+
     return Crm(
         "hubspot", CrmKind.HUBSPOT, lambda: hubspot_connector(portal), owners[0], owners[-1],
-        task, lambda crm_id: by_hand(crm_id, {"hs_task_status": "COMPLETED"}), delete, later,
+        task, alerts, complete, delete, later,
     )  # fmt: skip
 
 
@@ -220,7 +241,7 @@ def _delivered_tasks(store: Store, crm: Crm, count: int) -> Setup:
                         "priority": "low",
                         "severity": "low",
                     },
-                )  # fmt: skip
+                )
             )
     connector = crm.connect()
     CrmWriteWorker(store, connection_id, connector, clock=lambda: now).run()
@@ -232,10 +253,12 @@ def _delivered_tasks(store: Store, crm: Crm, count: int) -> Setup:
     return Setup(connection_id, findings, tasks)
 
 
-def _follow_up(store: Store, crm: Crm, setup: Setup, *intents: object) -> None:
+def _follow_up(
+    store: Store, crm: Crm, setup: Setup, *intents: object, policy: AlertPolicy = NO_ALERTS
+) -> None:
     as_of = crm.later()
     with store.unit_of_work() as session:
-        writer = FollowUpWriter(session, setup.connection_id, as_of, NO_ALERTS)
+        writer = FollowUpWriter(session, setup.connection_id, as_of, policy)
         for intent in intents:
             if isinstance(intent, ReviseCoachingTask):
                 writer.revise(intent)
@@ -271,10 +294,8 @@ def test_an_escalation_rewords_the_task_in_place_and_a_resolution_completes_it(
     _follow_up(store, crm, setup, _revise(setup.findings[0], crm))
     updated = crm.task(crm_id)
     assert updated["subject"] == "Coach Rep on calls: now 60% low"
-    assert (
-        "60% below" in updated["body"]
-        and f"[driftcoach:{task.idempotency_key}]" in (updated["body"])
-    )
+    assert "60% below" in updated["body"]
+    assert f"[driftcoach:{task.idempotency_key}]" in (updated["body"])
     assert str(updated["priority"]).lower() == "high"
     assert not updated["closed"]
 
@@ -283,12 +304,14 @@ def test_an_escalation_rewords_the_task_in_place_and_a_resolution_completes_it(
         store, crm, setup, CloseCoachingTask(setup.findings[0], "calls", SubjectKey(crm.rep), note)
     )
     closed = crm.task(crm_id)
-    assert closed["closed"] and closed["body"].startswith(note)
+    assert closed["closed"]
+    assert closed["body"].startswith(note)
     assert "60% below" in closed["body"]  # the body as it stood is kept under the note
     assert [f.outcome for f in _followups(store)] == ["changed", "changed"]
     with store.unit_of_work() as session:
         row = session.get(CrmWrite, task.id)
-        assert row is not None and row.completion is TaskCompletion.DRIFTCOACH
+        assert row is not None
+        assert row.completion is TaskCompletion.DRIFTCOACH
         events = session.scalars(select(WebhookEvent).where(WebhookEvent.type == "task.completed"))
         assert [e.payload["completed_by"] for e in events] == ["driftcoach"]
 
@@ -313,7 +336,8 @@ def test_what_the_manager_did_is_read_back_by_the_sync_and_never_undone(store: S
         assert rows[deleted_by_hand.id].completion is TaskCompletion.DELETED
         assert rows[untouched.id].completion is None
         coached = session.get(Finding, setup.findings[0])
-        assert coached is not None and coached.coached_at is not None
+        assert coached is not None
+        assert coached.coached_at is not None
         events = list(
             session.scalars(select(WebhookEvent).where(WebhookEvent.type == "task.completed"))
         )
@@ -335,3 +359,17 @@ def test_what_the_manager_did_is_read_back_by_the_sync_and_never_undone(store: S
     assert after == before  # not reopened, not recreated, not written
     assert crm.task(str(untouched.crm_record_id))["closed"]
     assert [f.task_id for f in _followups(store)] == [untouched.id]  # only the open one
+
+
+def test_a_high_severity_escalation_alerts_the_assignee_in_the_crm(store: Store, crm: Crm):
+    setup = _delivered_tasks(store, crm, 1)
+    (task,) = setup.tasks
+    _follow_up(store, crm, setup, _revise(setup.findings[0], crm), policy=AlertPolicy())
+
+    (alert,) = crm.alerts()
+    assert alert["recipient"] == crm.manager
+    assert alert["title"] == "High: Coach Rep on calls: now 60% low"
+    assert alert["target"] == task.crm_record_id  # the bell opens the task; the note is on it
+    assert sorted(f.outcome or "" for f in _followups(store)) == ["changed", "sent"]
+    _follow_up(store, crm, setup, _revise(setup.findings[0], crm), policy=AlertPolicy(per_day=1))
+    assert len(crm.alerts()) == 1  # the recipient's limit for the day is reached

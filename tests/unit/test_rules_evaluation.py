@@ -161,7 +161,8 @@ def test_an_escalated_finding_rewords_its_task_and_asks_for_no_new_one():
     assert revised.severity is escalated.severity is Severity.HIGH
     assert revised.priority == "high"
     original = first.of_type(CreateCoachingTask)[0]
-    assert revised.title and revised.body != original.body
+    assert revised.title
+    assert revised.body != original.body
     assert "5" in revised.body
 
 

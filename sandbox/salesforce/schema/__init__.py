@@ -5,6 +5,7 @@ the sandbox (describe, SOQL, create and update bodies) works unchanged against a
 """
 
 from sandbox.salesforce.schema.catalog import (
+    ALL_OBJECTS,
     CATALOG,
     STAGE_NAMES,
     find_object,
@@ -27,6 +28,7 @@ from sandbox.salesforce.schema.values import (
 )
 
 __all__ = [
+    "ALL_OBJECTS",
     "CATALOG",
     "ID_TYPES",
     "NUMBER_TYPES",

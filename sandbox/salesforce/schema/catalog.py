@@ -288,6 +288,19 @@ _OPPORTUNITY_STAGE = (
     _ro("Description", "string", length=255),
 )
 
+# The setup object behind custom notifications (API 46.0+): the notification action takes
+# a type's Id, which clients look up by DeveloperName. Real ids start with 0ML (the
+# api_action guide's example is 0MLR0000000008eOAA).
+_CUSTOM_NOTIFICATION_TYPE = (
+    *_system("Custom Notification Type"),
+    _ro("DeveloperName", "string", "API Name", length=80),
+    _ro("MasterLabel", "string", "Master Label", length=80),
+    _ro("CustomNotifTypeName", "string", "Custom Notification Type Name", length=80),
+    _ro("Description", "string", length=255),
+    _ro("Desktop", "boolean", nillable=False),
+    _ro("Mobile", "boolean", nillable=False),
+)
+
 _OBJECTS = (
     ObjectSpec("User", "User", "Users", "005", _USER),
     ObjectSpec("UserRole", "Role", "Roles", "00E", _USER_ROLE),
@@ -304,9 +317,21 @@ _OBJECTS = (
                _OPPORTUNITY_STAGE, createable=False, updateable=False, deletable=False),
 )  # fmt: skip
 
+# Setup metadata that SOQL and the id lookups know but a sync never replicates: kept out
+# of CATALOG, the objects a sync reads and describe global lists.
+_SETUP_OBJECTS = (
+    ObjectSpec("CustomNotificationType", "Custom Notification Type",
+               "Custom Notification Types", "0ML", _CUSTOM_NOTIFICATION_TYPE,
+               createable=False, updateable=False, deletable=False),
+)  # fmt: skip
+
 CATALOG: Mapping[str, ObjectSpec] = MappingProxyType({spec.name: spec for spec in _OBJECTS})
-_BY_LOWER_NAME = {name.lower(): spec for name, spec in CATALOG.items()}
-_BY_PREFIX = {spec.key_prefix: spec for spec in _OBJECTS}
+#: Every object the org stores: CATALOG and the setup objects.
+ALL_OBJECTS: Mapping[str, ObjectSpec] = MappingProxyType(
+    {spec.name: spec for spec in (*_OBJECTS, *_SETUP_OBJECTS)}
+)
+_BY_LOWER_NAME = {name.lower(): spec for name, spec in ALL_OBJECTS.items()}
+_BY_PREFIX = {spec.key_prefix: spec for spec in ALL_OBJECTS.values()}
 
 
 def find_object(name: str) -> ObjectSpec | None:
