@@ -21,6 +21,7 @@ whose deliveries have failed for 5 days without a success is disabled.
 
 from __future__ import annotations
 
+import logging
 import random
 import uuid
 from collections.abc import Callable, Sequence
@@ -41,6 +42,8 @@ from service.store import Store
 from service.store.tables import WebhookEvent
 from service.store.tables.base import utcnow
 from service.store.tables.webhooks import DeliveryState, WebhookDelivery, WebhookEndpoint
+
+log = logging.getLogger(__name__)
 
 RETRY_SCHEDULE = (
     timedelta(seconds=5),
@@ -90,8 +93,9 @@ class _Claimed:
     endpoint_id: int
     url: str
     message_id: str
-    body: bytes
-    secrets: tuple[str, ...]
+    body: bytes = field(repr=False)
+    #: Never in a repr (logs, tracebacks): only the signatures they make leave the process.
+    secrets: tuple[str, ...] = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +191,16 @@ class WebhookWorker:
                 Webhook(secret).sign(item.message_id, sent_at, item.body) for secret in item.secrets
             ),
         }
+        outcome = self._post(item, headers, sent_at)
+        log.debug(
+            "webhook %s to endpoint %s: %s",
+            item.message_id,
+            item.endpoint_id,
+            outcome.error or f"HTTP {outcome.status}",
+        )
+        return outcome
+
+    def _post(self, item: _Claimed, headers: dict[str, str], sent_at: datetime) -> _Outcome:
         try:
             with self.client.stream("POST", item.url, content=item.body, headers=headers) as answer:
                 _read_capped(answer)

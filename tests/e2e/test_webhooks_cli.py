@@ -77,9 +77,14 @@ def test_an_operator_adds_an_endpoint_and_deliver_sends_signed_events(
             )
     store.dispose()
 
-    delivered = run("deliver", env=local)
+    delivered = run("--log-level", "DEBUG", "deliver", env=local)
     assert delivered.returncode == 0, delivered.stderr
     assert "webhooks: 2 delivered" in delivered.stdout
+    # Nothing a consumer signs with, nor the key that encrypts it, reaches any output,
+    # even at the most verbose level.
+    assert "webhook evt_0 to endpoint 1: HTTP 200" in delivered.stderr  # it does log
+    for secret_text in (secret, secret.removeprefix("whsec_"), KEY):
+        assert secret_text not in delivered.stdout + delivered.stderr
     assert [Webhook(secret).verify(body, headers)["data"]["n"] for body, headers in
             _Receiver.bodies] == [0, 2]  # fmt: skip
 
