@@ -25,6 +25,7 @@ built in :mod:`connectors.hubspot.sdk`.
 from __future__ import annotations
 
 import json
+import logging
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -57,6 +58,9 @@ MAX_RENEWALS = 2
 
 
 Send = Callable[[Apis], Any]
+
+
+log = logging.getLogger(__name__)
 
 
 class HubSpotClient:
@@ -189,6 +193,9 @@ class HubSpotClient:
                 f"no answer to {endpoint} in {failures} attempts ({type(exc).__name__})"
             ) from exc
         self.usage.retried()
+        # The error's type only: an SDK message may quote the request, headers included.
+        log.debug("%s failed (%s): try %d of %d", endpoint, type(exc).__name__, failures + 1,
+                  self.config.retry.attempts)  # fmt: skip
         self.backoff(failures)
         return failures
 

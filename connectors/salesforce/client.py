@@ -14,6 +14,7 @@ budget. Every call of the connector goes through :meth:`SalesforceClient.call`, 
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -41,6 +42,8 @@ from connectors.salesforce.errors import (
 )
 from connectors.salesforce.usage import LOGIN_ENDPOINT, UsageTracker
 from connectors.tls import certificate_refused
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Row = dict[str, Any]
@@ -193,6 +196,9 @@ class SalesforceClient:
         if failures >= self.config.retry.attempts:
             raise exc
         self.usage.retried()
+        # The error's type only: a message may quote the request.
+        log.debug("a call failed (%s): try %d of %d", type(exc).__name__, failures + 1,
+                  self.config.retry.attempts)  # fmt: skip
         self.backoff(failures)
         return failures
 
