@@ -10,7 +10,13 @@ from service.store.coaching_report import TaskOutcome, coaching_lines, recovery_
 T0 = datetime(2026, 10, 5, 9, tzinfo=UTC)
 
 
-def _task(manager="m1", rule="calls", completion=None, done_after=None, resolved_after=None):
+def _task(
+    manager: str = "m1",
+    rule: str = "calls",
+    completion: str | None = None,
+    done_after: int | None = None,
+    resolved_after: int | None = None,
+) -> TaskOutcome:
     completed = None if done_after is None else T0 + timedelta(days=done_after)
     resolved = None if resolved_after is None else T0 + timedelta(days=resolved_after)
     return TaskOutcome(manager, rule, T0, completion, completed, resolved)
