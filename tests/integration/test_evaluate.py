@@ -12,10 +12,12 @@ from sqlalchemy import func, insert, select
 
 from bench._evaluate_load import load_org, load_records
 from bench.org_records import BenchOrg, OrgShape
+from connectors.fake import FakeConnector
 from connectors.records import ActivityKind, Entity, StageCategory
 from rules.evaluation import CreateCoachingTask, OpenFinding
 from rules.periods import PeriodUnit, complete_periods
 from service.evaluation.run import evaluate_connection, sellers
+from service.outbox.crm_followups import FollowUpWorker
 from service.store import Store, sync_state
 from service.store.connections import add_connection
 from service.store.findings import coaching_history, live_findings
@@ -25,11 +27,13 @@ from service.store.stored_rules import apply_rule, current_rules
 from service.store.sync_state import RunCounts
 from service.store.tables import (
     Activity,
+    CrmFollowUp,
     CrmKind,
     CrmWrite,
     Finding,
     FindingState,
     FindingTransition,
+    FollowUpKind,
     Opportunity,
     OutboxState,
     Rep,
@@ -549,3 +553,52 @@ def test_the_default_pack_queues_hygiene_for_deal_owners_apart_from_coaching(
             select(CrmWrite.task_kind, func.count()).group_by(CrmWrite.task_kind)
         ).all()
     assert dict(kinds).get("hygiene") == len(hygiene)
+
+
+def test_a_resolution_completes_a_task_that_may_be_in_the_crm_with_a_dated_note(store: Store):
+    connection_id = _seed(store, {STEADY: [25] * 8, SLIPPING: [25, 25, 25, 12, 10, 8, 25, 25]})
+    evaluate_connection(store, connection_id, as_of=AS_OF - timedelta(days=14))
+    with store.unit_of_work() as session:
+        (task,) = session.scalars(select(CrmWrite)).all()
+        task.state, task.attempts, task.crm_record_id = OutboxState.DONE, 1, "00T000000000001"
+
+    evaluate_connection(store, connection_id, as_of=AS_OF)
+
+    with store.unit_of_work() as session:
+        alert, followup = session.scalars(select(CrmFollowUp).order_by(CrmFollowUp.id)).all()
+        # opened at high severity: its alert waited for the task, and is stale now
+        assert (alert.kind, alert.state) == (FollowUpKind.NOTIFY, OutboxState.CANCELLED)
+        assert (followup.task_id, followup.kind) == (task.id, FollowUpKind.COMPLETE)
+        assert followup.payload["note"].startswith("Closed by driftcoach on 2026-11-18: ")
+        assert "back inside the standard (25, standard at least 20" in followup.payload["note"]
+    fake = FakeConnector()
+    fake.task_states["00T000000000001"] = "open"
+    counts = FollowUpWorker(store, connection_id, fake).run()
+    assert counts.completed == 1
+    assert fake.task_states["00T000000000001"] == "completed"
+
+
+def test_an_escalation_updates_the_delivered_task_and_alerts_the_manager(store: Store):
+    connection_id = _seed(store, {STEADY: [25] * 8, SLIPPING: [25, 25, 25, 25, 25, 15, 14, 1]})
+    first = evaluate_connection(store, connection_id, as_of=AS_OF - timedelta(days=7))
+    assert first.applied.followups.alerts == 0  # opened below the alert severity
+    with store.unit_of_work() as session:
+        (task,) = session.scalars(select(CrmWrite)).all()
+        assert task.payload["severity"] != "high"
+        task.state, task.attempts, task.crm_record_id = OutboxState.DONE, 1, "00T000000000002"
+
+    later = evaluate_connection(store, connection_id, as_of=AS_OF)
+
+    assert later.applied.escalated
+    assert later.applied.tasks_queued == 0  # the same cadence window: no second task
+    assert (later.applied.followups.updates, later.applied.followups.alerts) == (1, 1)
+    fake = FakeConnector()
+    fake.task_states["00T000000000002"] = "open"
+    counts = FollowUpWorker(store, connection_id, fake).run()
+    assert (counts.updated, counts.alerted) == (1, 1)
+    (change,) = fake.task_changes
+    assert change.priority is not None
+    assert change.priority.value == "high"
+    (alert,) = fake.alerts
+    assert (alert.recipient_crm_id, alert.task_crm_id) == (MANAGER, "00T000000000002")
+    assert alert.title.startswith("High: ")
