@@ -22,6 +22,7 @@ from connectors.base import Connector
 from connectors.hubspot import HubSpotConnector, api
 from connectors.salesforce import SalesforceConnector
 from connectors.salesforce.streams import soql_string
+from service.outbox.crm_followups import FollowUpWorker
 from service.outbox.crm_writes import CrmWriteWorker
 from service.outbox.ssrf import UrlPolicy
 from service.outbox.webhook_delivery import WebhookWorker, webhook_client
@@ -44,7 +45,10 @@ def deliver_demo(
         connector = connect()
         try:
             counts = CrmWriteWorker(store, connection_id, connector).run()
+            followups = FollowUpWorker(store, connection_id, connector).run()
             lines = [f"delivery, {name}: tasks {counts}"]
+            if followups.claimed:
+                lines.append(f"  then {followups} (high severity alerts the manager)")
             delivered = _delivered(store, connection_id)
             for task in _read_back(connector, [crm_id for crm_id, _ in delivered]):
                 lines.append("  " + _describe(store, connection_id, task))

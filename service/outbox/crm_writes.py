@@ -91,7 +91,7 @@ class DeliveryCounts:
         return (
             f"{self.created} created, {self.adopted} found already written, "
             f"{self.retrying} to retry, {self.failed} failed, {self.not_sent} not sent "
-            f"(API share spent) in {self.batches} batches"
+            f"(API limit reached) in {self.batches} batches"
         )
 
 
