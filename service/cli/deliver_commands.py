@@ -27,10 +27,10 @@ def deliver_command(
         int,
         typer.Option(
             min=1,
-            help="How long a run holds the batch it claimed before another run may take it "
-            "over (after a crash). Keep it far above the time one batch takes.",
+            help="How long a claim on a batch lasts unless renewed: a live run renews it "
+            "while it sends, so this is how long a crashed run's batch waits to be taken over.",
         ),
-    ] = 600,
+    ] = 120,
 ) -> None:
     """Write the queued coaching and hygiene tasks into the CRMs, then send the events to
     the webhook endpoints.

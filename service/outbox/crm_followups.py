@@ -39,7 +39,7 @@ from connectors.records import (
     TaskPriority,
 )
 from service.outbox.crm_writes import DeliveryPolicy
-from service.outbox.leases import skipping_locked, still_held
+from service.outbox.leases import kept_alive, skipping_locked, still_held
 from service.store import Store
 from service.store.tables import (
     CrmFollowUp,
@@ -115,12 +115,15 @@ class FollowUpWorker:
             counts.claimed += len(claimed)
             changes = [c for c in claimed if c.kind is not FollowUpKind.NOTIFY]
             alerts = [c for c in claimed if c.kind is FollowUpKind.NOTIFY]
-            change_results = (
-                self.connector.change_tasks([_change(c) for c in changes]) if changes else []
-            )
-            alert_results = (
-                self.connector.send_alerts([_alert(c) for c in alerts]) if alerts else []
-            )
+            ids = [c.row_id for c in claimed]
+            with kept_alive(self.store, CrmFollowUp, ids, self.run_id,
+                            lease=self.policy.lease, clock=self.clock):  # fmt: skip
+                change_results = (
+                    self.connector.change_tasks([_change(c) for c in changes]) if changes else []
+                )
+                alert_results = (
+                    self.connector.send_alerts([_alert(c) for c in alerts]) if alerts else []
+                )
             self.record(changes, change_results, alerts, alert_results, counts)
         return counts
 

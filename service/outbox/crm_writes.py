@@ -10,8 +10,12 @@ or cron runs that overlap) can drain one outbox:
   LOCKED``); on SQLite the claim is one ``BEGIN IMMEDIATE`` transaction, which
   serialises claimers. A claim sets ``lease_until`` and ``claimed_by`` (this run) and
   counts an attempt before anything is sent;
+* **a live run keeps its lease** while the connector's calls run (renewed every third
+  of it: :func:`~service.outbox.leases.kept_alive`), however long the CRM's retries and
+  pacing make them; the lease itself stays short, so a crashed run's rows come back soon;
 * **recording** touches only rows this run still holds: a worker that stalled past its
-  lease and lost the row to another never overwrites that one's outcome;
+  lease (its renewals failing) and lost the row to another never overwrites that one's
+  outcome;
 * **a crash** (SIGKILL included) between the two leaves rows leased; once the lease has
   expired they are claimed again, and since an attempt was counted, the retry asks the
   connector to look for the task's marker first (``verify_existing``): a create that
@@ -33,14 +37,14 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from connectors.records import TaskIntent, TaskPriority, TaskResult
 from connectors.writeback import UNKNOWN_OUTCOME
-from service.outbox.leases import skipping_locked, still_held
+from service.outbox.leases import kept_alive, skipping_locked, still_held
 from service.store import Store
 from service.store.tables import CrmWrite, OutboxState, WebhookEvent
 from service.store.tables.base import utcnow
@@ -59,13 +63,14 @@ class TaskWriter(Protocol):
 @dataclass(frozen=True, slots=True)
 class DeliveryPolicy:
     """How a run claims and retries. Defaults: a claim of 200 (one Salesforce collection,
-    two HubSpot batches), a 10-minute lease (far longer than one batch's HTTP calls with
-    their own retries), and up to 12 attempts, 2 minutes apart at first and doubling to
-    12 hours: the retries span about 41 hours at most (31 on the jitter's average), so a
-    CRM's maintenance window or a long outage does not fail a task."""
+    two HubSpot batches), a 2-minute lease (renewed while the run lives, so it bounds
+    only how long a crashed run's rows wait), and up to 12 attempts, 2 minutes apart at
+    first and doubling to 12 hours: the retries span about 41 hours at most (31 on the
+    jitter's average), so a CRM's maintenance window or a long outage does not fail a
+    task."""
 
     batch_size: int = 200
-    lease: timedelta = timedelta(minutes=10)
+    lease: timedelta = timedelta(minutes=2)
     max_attempts: int = 12
     first_delay: timedelta = timedelta(minutes=2)
     max_delay: timedelta = timedelta(hours=12)
@@ -150,7 +155,12 @@ class CrmWriteWorker:
     def _send(self, claimed: Sequence[Claimed]) -> list[TaskResult]:
         intents = [c.intent for c in claimed]
         verify = any(c.verify for c in claimed)
-        return list(self.connector.write_tasks(intents, verify_existing=verify))
+        ids = [c.row_id for c in claimed]
+        with kept_alive(self.store, CrmWrite, ids, self.run_id, **self._lease()):
+            return list(self.connector.write_tasks(intents, verify_existing=verify))
+
+    def _lease(self) -> dict[str, Any]:
+        return {"lease": self.policy.lease, "clock": self.clock}
 
     def record(
         self, claimed: Sequence[Claimed], results: Sequence[TaskResult], counts: DeliveryCounts

@@ -35,7 +35,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 from standardwebhooks import Webhook
 
-from service.outbox.leases import skipping_locked, still_held
+from service.outbox.leases import kept_alive, skipping_locked, still_held
 from service.outbox.ssrf import GuardedTransport, UnsafeUrlError, UrlPolicy
 from service.outbox.webhook_endpoints import SecretBox, signing_secrets
 from service.store import Store
@@ -130,7 +130,11 @@ class WebhookWorker:
             if not claimed:
                 break
             batches += 1
-            self.record(claimed, self._send_all(claimed), counts)
+            ids = [c.delivery_id for c in claimed]
+            with kept_alive(self.store, WebhookDelivery, ids, self.run_id,
+                            lease=self.lease, clock=self.clock):  # fmt: skip
+                outcomes = self._send_all(claimed)
+            self.record(claimed, outcomes, counts)
         return counts
 
     def claim(self) -> list[_Claimed]:

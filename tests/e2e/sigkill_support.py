@@ -42,9 +42,9 @@ RETRY = {"attempts": 10, "base_delay_seconds": 0.02, "max_delay_seconds": 0.3}
 MARKER = re.compile(r"\[driftcoach:([^\]]+)\]")
 COUNTS = re.compile(r"tasks (\d+) created, (\d+) found already written")
 LATENCY_MS, IN_FLIGHT_LATENCY_MS = 150, 500
-#: Seconds a run's claim holds. Short, so that the runs after a kill need not wait long;
-#: for two workers at once, far above one batch's calls (searches included), or a worker
-#: still sending could see another take its batch over.
+#: Seconds a run's claim holds unless renewed (a live run renews it every third). Short,
+#: so that the runs after a kill need not wait long; two workers at once get a little
+#: more, so a renewal delayed by the other's writes (SQLite: one writer) cannot lapse.
 LEASE_SECONDS, PAIR_LEASE_SECONDS = 2, 6
 #: Every how many requests a burst of two throttled answers comes. Salesforce's REST API
 #: sends no 429: the sandbox throttles as Salesforce does, 403 REQUEST_LIMIT_EXCEEDED, which

@@ -7,6 +7,8 @@ worker against the sandbox CRMs over HTTPS is in ``test_deliver_sandbox.py``.
 from __future__ import annotations
 
 import random
+import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
@@ -248,3 +250,39 @@ def test_workers_running_at_once_deliver_each_task_once(store: Store):
     assert len(sent) == len(set(sent)) == 300  # no task was sent by two workers
     assert sum(c.created for c in counts) == 300
     assert {row.state for row in _rows(store)} == {OutboxState.DONE}
+
+
+class SlowCrm(ScriptedCrm):
+    """A CRM whose create call lasts until the test lets it answer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started, self.release = threading.Event(), threading.Event()
+
+    def write_tasks(
+        self, intents: Sequence[TaskIntent], *, verify_existing: bool = False
+    ) -> list[TaskResult]:
+        self.started.set()
+        assert self.release.wait(timeout=60)
+        return super().write_tasks(intents, verify_existing=verify_existing)
+
+
+def test_a_run_keeps_its_lease_while_its_call_outlasts_it(store: Store):
+    """The lease is renewed while the CRM call runs, so another worker never takes over
+    a batch whose tasks are being written (it would write them again)."""
+    connection_id = _queue(store, 5)
+    slow, lease = SlowCrm(), timedelta(seconds=1)
+    first = CrmWriteWorker(store, connection_id, slow, policy=DeliveryPolicy(lease=lease))
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(first.run)
+        assert slow.started.wait(timeout=60)
+        time.sleep(3.5 * lease.total_seconds())  # three leases and more: real time passes
+        second = CrmWriteWorker(store, connection_id, ScriptedCrm(), policy=DeliveryPolicy())
+        taken_over = second.claim()
+        slow.release.set()
+        counts = running.result(timeout=60)
+    assert taken_over == []
+    assert counts.created == 5
+    with store.unit_of_work() as session:
+        states = set(session.scalars(select(CrmWrite.state)))
+    assert states == {OutboxState.DONE}
