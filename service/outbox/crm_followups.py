@@ -130,7 +130,20 @@ class FollowUpWorker:
     def cancel_orphans(self) -> int:
         """Follow-ups whose task will never be in the CRM (failed, cancelled), or that a
         manager's completion or deletion made pointless, end without a call."""
+        now = self.clock()
         with self.store.unit_of_work(writes=True) as session:
+            decided = session.execute(
+                select(CrmFollowUp, CrmWrite)
+                .join(CrmWrite, CrmWrite.id == CrmFollowUp.task_id)
+                .where(
+                    CrmFollowUp.connection_id == self.connection_id,
+                    CrmFollowUp.state == OutboxState.PENDING,
+                    (CrmFollowUp.lease_until.is_(None)) | (CrmFollowUp.lease_until <= now),
+                    CrmWrite.completion.is_not(None),
+                )
+            ).all()
+            for followup, task in decided:
+                _settle_locally(followup, task, now)
             dead = select(CrmWrite.id).where(
                 CrmWrite.connection_id == self.connection_id,
                 CrmWrite.state.in_((OutboxState.FAILED, OutboxState.CANCELLED)),
@@ -159,6 +172,7 @@ class FollowUpWorker:
                     (CrmFollowUp.lease_until.is_(None)) | (CrmFollowUp.lease_until <= now),
                     CrmWrite.state == OutboxState.DONE,
                     CrmWrite.crm_record_id.is_not(None),
+                    CrmWrite.completion.is_(None),
                 )
                 .order_by(CrmFollowUp.available_at, CrmFollowUp.id)
                 .limit(self.policy.batch_size)
@@ -166,9 +180,6 @@ class FollowUpWorker:
             rows = session.execute(skipping_locked(query, session, CrmFollowUp)).all()
             claimed = []
             for followup, task in rows:
-                if task.completion is not None:
-                    _settle_locally(followup, task, now)
-                    continue
                 followup.attempts += 1
                 followup.lease_until = now + self.policy.lease
                 followup.claimed_by = self.run_id

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from connectors.records import Activity
+from connectors.records import Activity, ActivityKind
 from service.store.tables import CrmWrite, Finding, TaskCompletion, WebhookEvent
 
 COMPLETED_STATUSES = frozenset({"completed", "complete", "done"})
@@ -39,7 +39,9 @@ def note_task_outcomes(
     completed = {
         a.crm_id: a.modified_at or now
         for a in activities
-        if not a.deleted and (a.status or "").strip().lower() in COMPLETED_STATUSES
+        if a.kind is ActivityKind.TASK
+        and not a.deleted
+        and (a.status or "").strip().lower() in COMPLETED_STATUSES
     }
     gone = {*deleted_ids, *(a.crm_id for a in activities if a.deleted)}
     wanted = sorted({*completed, *gone})

@@ -8,9 +8,11 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
 
+from connectors.fake import FakeConnector
 from rules.intents import CloseCoachingTask, ReviseCoachingTask
 from rules.metrics import SubjectKey
 from rules.policies import Severity
+from service.outbox.crm_followups import FollowUpWorker
 from service.store import Store
 from service.store.connections import add_connection
 from service.store.followups import AlertPolicy, FollowUpWriter
@@ -25,6 +27,7 @@ from service.store.tables import (
     Rep,
     Rule,
     SubjectKind,
+    TaskCompletion,
 )
 from service.store.tables import Severity as StoredSeverity
 
@@ -152,3 +155,24 @@ def test_below_the_alert_severity_nobody_is_alerted(store: Store):
     connection_id, finding, _ = _finding_with_tasks(store, [(OutboxState.DONE, 1)])
     counts = _write(store, connection_id, _revise(finding, Severity.MEDIUM))
     assert (counts.updates, counts.alerts) == (1, 0)
+
+
+def test_what_the_manager_did_first_settles_waiting_follow_ups_without_a_call(store: Store):
+    connection_id, finding, (task,) = _finding_with_tasks(store, [(OutboxState.DONE, 1)])
+    _write(store, connection_id, _revise(finding))  # an update and an alert wait
+    with store.unit_of_work() as session:
+        row = session.get(CrmWrite, task)
+        assert row is not None
+        row.completion = TaskCompletion.MANAGER  # the sync read it back completed
+
+    fake = FakeConnector()
+    counts = FollowUpWorker(store, connection_id, fake).run()
+
+    assert fake.calls["change_tasks"] == fake.calls["send_alerts"] == 0
+    assert counts.claimed == 0
+    with store.unit_of_work() as session:
+        rows = session.scalars(select(CrmFollowUp).order_by(CrmFollowUp.id)).all()
+        assert [(r.kind, r.state, r.outcome) for r in rows] == [
+            (FollowUpKind.UPDATE, OutboxState.DONE, "already_completed"),
+            (FollowUpKind.NOTIFY, OutboxState.CANCELLED, None),
+        ]
