@@ -17,6 +17,7 @@ import typer
 
 import service
 from service.cli import (
+    api_commands,
     backtest_commands,
     coaching_commands,
     db_commands,
@@ -41,6 +42,8 @@ app.add_typer(rule_commands.rules_app, name="rules")
 app.command("evaluate")(rule_commands.evaluate_command)
 app.command("deliver")(deliver_commands.deliver_command)
 app.command("coaching")(coaching_commands.coaching_command)
+app.command("api")(api_commands.api_command)
+app.add_typer(api_commands.keys_app, name="keys")
 app.add_typer(webhook_commands.webhooks_app, name="webhooks")
 app.command("backtest")(backtest_commands.backtest_command)
 app.command("sandbox")(sandbox_commands.sandbox)

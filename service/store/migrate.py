@@ -13,7 +13,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import URL
 
 import migrations
@@ -66,7 +66,12 @@ def current_revisions(settings: Settings) -> tuple[str, ...]:
     """The revisions the database is at; empty when it was never migrated."""
     engine = make_engine(settings)
     try:
-        with engine.connect() as connection:
-            return tuple(MigrationContext.configure(connection).get_current_heads())
+        return revisions_of(engine)
     finally:
         engine.dispose()
+
+
+def revisions_of(engine: Engine) -> tuple[str, ...]:
+    """The revisions the database behind ``engine`` is at (a running app's own engine)."""
+    with engine.connect() as connection:
+        return tuple(MigrationContext.configure(connection).get_current_heads())

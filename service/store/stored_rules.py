@@ -101,3 +101,30 @@ def _audit(session: Session, actor: str, action: str, rule: Rule, details: dict[
             details=details,
         )
     )
+
+
+def find_rule(session: Session, key: str, *, archived: bool = False) -> Rule | None:
+    """The rule named ``key`` (an archived one only when asked)."""
+    rule = session.scalars(select(Rule).where(Rule.key == key)).one_or_none()
+    if rule is None or (rule.archived_at is not None and not archived):
+        return None
+    return rule
+
+
+def rule_version(session: Session, rule: Rule, version: int | None = None) -> RuleVersion | None:
+    """One version of ``rule`` (default: the current one)."""
+    return _version(session, rule.id, rule.current_version if version is None else version)
+
+
+def rule_versions(session: Session, rule: Rule) -> list[RuleVersion]:
+    """Every version of ``rule``, oldest first."""
+    query = select(RuleVersion).where(RuleVersion.rule_id == rule.id).order_by(RuleVersion.version)
+    return list(session.scalars(query))
+
+
+def archive_rule(session: Session, rule: Rule, *, actor: str) -> None:
+    """Take a rule out of service; its versions stay, and its live findings resolve at the
+    next evaluation (as for a disabled rule). Applying its key again revives it."""
+    if rule.archived_at is None:
+        rule.archived_at = utcnow()
+        _audit(session, actor, "rule.archived", rule, {"version": rule.current_version})

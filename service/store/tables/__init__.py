@@ -5,6 +5,7 @@ others hold the tables: CRM records, rules and findings, the outboxes, and the s
 audit bookkeeping. Importing this package registers every table on ``Base.metadata``.
 """
 
+from service.store.tables.api_keys import ApiKey
 from service.store.tables.base import (
     NAMING_CONVENTION,
     Base,
@@ -40,6 +41,7 @@ from service.store.tables.webhooks import DeliveryState, WebhookDelivery, Webhoo
 __all__ = [
     "NAMING_CONVENTION",
     "Activity",
+    "ApiKey",
     "AuditEntry",
     "Base",
     "Connection",
