@@ -13,7 +13,18 @@ from fastapi import FastAPI, Request, Response
 import service
 from service.api import problems
 from service.api.problems import ApiProblem
-from service.api.routers import health, keys, rules
+from service.api.routers import (
+    backtests,
+    connections,
+    findings,
+    health,
+    keys,
+    metrics,
+    quotas,
+    reps,
+    rules,
+    webhooks,
+)
 from service.store import Store
 
 #: Request bodies larger than this are refused (413) before they are read.
@@ -35,7 +46,8 @@ def create_app(store: Store) -> FastAPI:
     app.state.store = store
     problems.install(app)
     app.middleware("http")(_capped_body)
-    for module in (health, rules, keys):
+    routers = (health, rules, metrics, reps, findings, quotas, connections, webhooks, backtests)
+    for module in (*routers, keys):
         app.include_router(module.router)
     return app
 

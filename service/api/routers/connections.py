@@ -1,0 +1,9 @@
+"""`/v1/connections`: (being built)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from service.api.problems import problem_responses
+
+router = APIRouter(prefix="/v1", tags=["connections"], responses=problem_responses(400, 413, 422))

@@ -1,0 +1,9 @@
+"""`/v1/findings`: (being built)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from service.api.problems import problem_responses
+
+router = APIRouter(prefix="/v1", tags=["findings"], responses=problem_responses(400, 413, 422))
