@@ -1,6 +1,6 @@
 """The FastAPI application: routers, problem details, the body cap, the store.
 
-``create_app(store)`` builds it around a store the caller owns (the CLI's ``api``
+``create_app(store, settings)`` builds it around a store the caller owns (the CLI's ``api``
 command, the tests); nothing is global, so two apps on two stores live side by side.
 """
 
@@ -25,13 +25,16 @@ from service.api.routers import (
     rules,
     webhooks,
 )
+from service.settings import Settings
 from service.store import Store
 
 #: Request bodies larger than this are refused (413) before they are read.
 MAX_BODY_BYTES = 64 * 1024
 
 
-def create_app(store: Store) -> FastAPI:
+def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
+    """The app around ``store``; ``settings`` are what endpoints that reach out (a sync,
+    a webhook secret) need. Without them those endpoints answer 503."""
     app = FastAPI(
         title="driftcoach",
         version=service.__version__,
@@ -44,6 +47,7 @@ def create_app(store: Store) -> FastAPI:
         ),
     )
     app.state.store = store
+    app.state.settings = settings
     problems.install(app)
     app.middleware("http")(_capped_body)
     routers = (health, rules, metrics, reps, findings, quotas, connections, webhooks, backtests)

@@ -30,7 +30,9 @@ def api_command(
     settings = settings_of(ctx)
     store = Store.from_settings(settings)
     try:
-        uvicorn.run(create_app(store), host=host, port=port, log_level=settings.log_level.lower())
+        uvicorn.run(
+            create_app(store, settings), host=host, port=port, log_level=settings.log_level.lower()
+        )
     finally:
         store.dispose()
 
