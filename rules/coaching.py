@@ -179,7 +179,9 @@ def _wording(candidate: CoachingCandidate, context: CoachingContext) -> tuple[st
         part
         for part in (
             render(policy.body_template, values),
-            f"What good looks like: {policy.what_good_looks_like}",
+            f"What good looks like: {policy.what_good_looks_like}"
+            if policy.what_good_looks_like
+            else "",
             summarise(candidate.evidence),
         )
         if part

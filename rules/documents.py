@@ -14,7 +14,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from rules.metrics import (
     ActiveDays,
@@ -75,22 +82,62 @@ class PeriodPolicy(Strict):
         return self
 
 
+#: Where each metric sits when a rule does not say (``level``), and what it drives.
+METRIC_LEVELS: dict[str, Level] = {
+    "activity_count": Level.ACTIVITY,
+    "meetings_held": Level.ACTIVITY,
+    "active_days": Level.ACTIVITY,
+    "days_since_activity": Level.ACTIVITY,
+    "pipeline_created": Level.OBJECTIVE,
+    "pipeline_coverage": Level.OBJECTIVE,
+    "stage_duration": Level.OBJECTIVE,
+    "days_in_stage": Level.OBJECTIVE,
+    "qualification_completeness": Level.OBJECTIVE,
+    "close_date_pushes": Level.OBJECTIVE,
+    "win_rate": Level.RESULT,
+    "quota_pace": Level.RESULT,
+}
+LEVEL_DRIVES = {
+    Level.ACTIVITY: "Pipeline created",
+    Level.OBJECTIVE: "Win rate and quota attainment",
+    Level.RESULT: "Quota attainment",
+}
+
+
+def _derived_not_required(schema: dict[str, Any]) -> None:
+    """A form need not ask for what the document derives (name, level, drives)."""
+    schema["required"] = [name for name in schema.get("required", []) if name not in DERIVED]
+
+
+DERIVED = ("name", "level", "drives")
+
+
 class RuleDocument(Strict):
-    """A rule: metric + standard + drift policy + coaching policy."""
+    """A rule: metric + standard + drift policy + coaching policy.
+
+    The shortest rule is its key, metric, period and standard; the rest has documented
+    defaults: ``name`` from the key, ``level`` from the metric (:data:`METRIC_LEVELS`),
+    ``drives`` from the level, a window of 4 periods, 2 of the last 3 periods out of the
+    standard to drift, tasks for the manager every 14 days, alerts on. A stored document
+    is always the complete one, defaults written out, so a version says everything."""
+
+    model_config = ConfigDict(**Strict.model_config, json_schema_extra=_derived_not_required)
 
     key: RuleKey
-    name: str = Field(min_length=1, max_length=120)
+    name: str = Field(min_length=1, max_length=120, description="Default: from the key")
     description: str = Field(default="", max_length=2000)
-    level: Level
+    level: Level = Field(description="Default: the metric's (activity, objective, result)")
     drives: str = Field(
-        min_length=1, max_length=200, description="The objective or result this drives"
+        min_length=1,
+        max_length=200,
+        description="The objective or result this drives; default: the level's",
     )
     metric: MetricSpec
     subject: SubjectKind | None = Field(
         default=None, description="rep or deal; derived from the metric, checked if given"
     )
     period: PeriodPolicy
-    window: int = Field(ge=1, le=120, description="How many periods are looked at")
+    window: int = Field(default=4, ge=1, le=120, description="How many periods are looked at")
     value_format: ValueFormat = "number"
     standard: Standard
     overrides: Overrides = Field(default_factory=Overrides)
@@ -99,7 +146,7 @@ class RuleDocument(Strict):
     rollup: Rollup | None = Field(
         default=None, description="deal rules: judge the rep's deals together (see Rollup)"
     )
-    coaching: CoachingPolicy
+    coaching: CoachingPolicy = Field(default_factory=CoachingPolicy)
     alert: bool = True
     enabled: bool = True
     min_quota_elapsed: float | None = Field(
@@ -108,6 +155,29 @@ class RuleDocument(Strict):
         le=1,
         description="quota_pace only: judge once this share of the quota period has passed",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derived_defaults(cls, data: Any) -> Any:
+        """Name, level and drives a short document leaves out, from what it does say."""
+        if not isinstance(data, dict):
+            return data
+        filled = dict(data)
+        key, metric = filled.get("key"), filled.get("metric")
+        if "name" not in filled and isinstance(key, str) and key:
+            filled["name"] = key.replace("-", " ").replace("_", " ").capitalize()[:120]
+        if "level" not in filled and isinstance(metric, dict):
+            known = METRIC_LEVELS.get(str(metric.get("metric")))
+            if known is not None:
+                filled["level"] = known.value
+        level = filled.get("level")
+        if (
+            "drives" not in filled
+            and isinstance(level, str)
+            and level in Level.__members__.values()
+        ):
+            filled["drives"] = LEVEL_DRIVES[Level(level)]
+        return filled
 
     @property
     def subject_kind(self) -> SubjectKind:

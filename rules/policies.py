@@ -111,7 +111,11 @@ class CoachingPolicy(Strict):
         default="{rep_name}: {observed} against a standard of {standard} ({period}).",
         max_length=4000,
     )
-    what_good_looks_like: str = Field(min_length=1, max_length=2000)
+    what_good_looks_like: str = Field(
+        default="",
+        max_length=2000,
+        description="The behaviour the manager coaches towards; in every task when given",
+    )
 
     @field_validator("subject_template", "body_template")
     @classmethod

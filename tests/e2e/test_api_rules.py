@@ -140,3 +140,17 @@ def test_the_first_key_comes_from_the_command_line_and_is_shown_once(database_ur
     refused = run("keys", "create", "--name", "x", "--scopes", "rules:everything", env=env)
     assert refused.returncode != 0
     assert "unknown scopes rules:everything" in refused.stderr + refused.stdout
+
+
+def test_a_short_rule_is_stored_with_its_defaults_written_out(api: Api):
+    short = {
+        "key": "meetings",
+        "metric": {"metric": "meetings_held"},
+        "period": {"unit": "week"},
+        "standard": {"basis": "absolute", "min": 3},
+    }
+    created = api.client.post("/v1/rules", json=short, headers=api.auth("rules:write"))
+    assert created.status_code == 201, created.text
+    document = created.json()["document"]
+    assert (document["name"], document["level"], document["window"]) == ("Meetings", "activity", 4)
+    assert document["coaching"]["assignee"] == "manager"
