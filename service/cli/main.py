@@ -23,6 +23,7 @@ from service.cli import (
     db_commands,
     deliver_commands,
     rule_commands,
+    rule_history_commands,
     sandbox_commands,
     sync_commands,
     webhook_commands,
@@ -39,6 +40,7 @@ app.add_typer(db_commands.db_app, name="db")
 app.add_typer(sync_commands.connections_app, name="connections")
 app.command("sync")(sync_commands.sync_command)
 app.add_typer(rule_commands.rules_app, name="rules")
+_ = rule_history_commands  # its commands join the rules group on import
 app.command("evaluate")(rule_commands.evaluate_command)
 app.command("deliver")(deliver_commands.deliver_command)
 app.command("coaching")(coaching_commands.coaching_command)

@@ -4,6 +4,7 @@ validation that names the field, scopes and keys, problem details throughout."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from sqlalchemy import func, select
 
@@ -154,3 +155,23 @@ def test_a_short_rule_is_stored_with_its_defaults_written_out(api: Api):
     document = created.json()["document"]
     assert (document["name"], document["level"], document["window"]) == ("Meetings", "activity", 4)
     assert document["coaching"]["assignee"] == "manager"
+
+
+def test_the_command_line_reads_and_changes_rules_as_the_api_does(
+    database_url: str, tmp_path: Path
+):
+    env = {"DRIFTCOACH_DATABASE_URL": database_url, "DRIFTCOACH_LOG_LEVEL": "WARNING"}
+    assert run("db", "upgrade", env=env).returncode == 0
+    (tmp_path / "meetings.yaml").write_text(
+        "key: meetings\nmetric: {metric: meetings_held}\nperiod: {unit: week}\n"
+        "standard: {basis: absolute, min: 3}\n"
+    )
+    assert run("rules", "apply", str(tmp_path), env=env).returncode == 0
+    assert "meetings disabled (v2, updated)" in run("rules", "disable", "meetings", env=env).stdout
+    history = run("rules", "history", "meetings", env=env).stdout
+    assert history.index("v2") < history.index("v1")
+    assert (
+        "enabled: True -> False" in run("rules", "diff", "meetings", "--from", "1", env=env).stdout
+    )
+    assert run("rules", "delete", "meetings", env=env).returncode == 0
+    assert "archived" in run("rules", "history", "meetings", env=env).stdout
