@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 
 import service
 from service.api import problems
@@ -25,6 +25,7 @@ from service.api.routers import (
     rules,
     webhooks,
 )
+from service.api.strict import known_query_only
 from service.settings import Settings
 from service.store import Store
 
@@ -36,6 +37,7 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
     """The app around ``store``; ``settings`` are what endpoints that reach out (a sync,
     a webhook secret) need. Without them those endpoints answer 503."""
     app = FastAPI(
+        dependencies=[Depends(known_query_only)],
         title="driftcoach",
         version=service.__version__,
         summary="Leading-indicator coaching for sales managers: rules, findings, webhooks.",

@@ -10,15 +10,18 @@ from typing import Any
 
 import pytest
 import schemathesis
+from cryptography.fernet import Fernet
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from openapi_spec_validator import validate
+from pydantic import SecretStr
 from schemathesis import APIOperation, GenerationMode, checks
 
 from service.api.app import create_app
 from service.api.keys import create_key
+from service.settings import Settings
 from service.store import Store
 
 EXAMPLES = int(os.environ.get("DRIFTCOACH_SCHEMATHESIS_EXAMPLES", "20"))
@@ -30,8 +33,10 @@ NOT_CHECKED = [checks.positive_data_acceptance]
 
 
 @pytest.fixture
-def app(store: Store) -> FastAPI:
-    return create_app(store)
+def app(store: Store, settings: Settings) -> FastAPI:
+    """The app as served: with settings, so endpoints that seal secrets can."""
+    sealed = SecretStr(Fernet.generate_key().decode())
+    return create_app(store, settings.model_copy(update={"webhook_secret_key": sealed}))
 
 
 @pytest.fixture
@@ -97,3 +102,24 @@ def _operation(result: Any) -> APIOperation[Any, Any, Any, Any]:
     """The operation of a ``get_all_operations`` result; a schema it cannot read fails."""
     operation: APIOperation[Any, Any, Any, Any] = result.ok()
     return operation
+
+
+@ON_SQLITE
+def test_sequences_that_follow_the_documents_links_keep_the_contract(app: FastAPI, admin: str):
+    """Create, then use what was created (the links the document declares: a rule
+    created, then read, replaced, its versions listed)."""
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    headers = {"Authorization": f"Bearer {admin}"}
+
+    class Machine(schema.as_state_machine()):  # type: ignore[misc]
+        def get_call_kwargs(self, case: schemathesis.Case[Any]) -> dict[str, Any]:
+            return {"headers": headers}
+
+        def validate_response(
+            self, response: schemathesis.Response, case: schemathesis.Case[Any], **kwargs: Any
+        ) -> None:
+            case.validate_response(response, excluded_checks=NOT_CHECKED)
+
+    Machine.run(settings=settings(max_examples=EXAMPLES, deadline=None, database=None,
+                                  derandomize=True, suppress_health_check=list(HealthCheck),
+                                  stateful_step_count=6))  # fmt: skip

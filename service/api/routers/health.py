@@ -10,9 +10,10 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from service.api.auth import store_of
+from service.api.problems import problem_responses
 from service.store import migrate
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], responses=problem_responses(422))
 
 
 class Health(BaseModel):

@@ -12,11 +12,11 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Response
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from rules.documents import describe_errors, load_rule
+from rules.documents import RuleDocument
 from service.api.auth import scoped, session
 from service.api.diff import Change, diff_documents
 from service.api.keys import Caller
@@ -41,7 +41,9 @@ router = APIRouter(prefix="/v1", tags=["rules"], responses=problem_responses(400
 Db = Annotated[Session, Depends(session)]
 Reader = Annotated[Caller, Depends(scoped("rules:read"))]
 Writer = Annotated[Caller, Depends(scoped("rules:write"))]
-Document = Annotated[dict[str, Any], Body(description="A rule document (see the catalogue).")]
+#: The body as the rules core defines it: the OpenAPI document carries its JSON schema
+#: (every metric, standard and policy), so a client can build a form from it.
+Document = Annotated[RuleDocument, Body(description="A rule document; most fields have defaults.")]
 IfMatch = Annotated[str | None, Header(description='The ETag of the version changed: "v3".')]
 AUTH = problem_responses(401, 403, 422)
 
@@ -101,11 +103,27 @@ def validate_rule(document: Document, _: Reader) -> Validation:
     return Validation(valid=True, key=checked["key"])
 
 
+#: What a client (and schemathesis's stateful runs) may do next with a rule it created.
+_CREATED_LINKS = {
+    201: {
+        "description": "The rule, at version 1",
+        "links": {
+            name: {"operationId": operation, "parameters": {"key": "$response.body#/key"}}
+            for name, operation in (
+                ("GetRule", "get_rule"),
+                ("ListVersions", "list_rule_versions"),
+                ("ReplaceRule", "replace_rule"),
+            )
+        },
+    }
+}
+
+
 @router.post(
     "/rules",
     status_code=201,
     response_model=RuleVersionView,
-    responses=problem_responses(401, 403, 409, 422),
+    responses=problem_responses(401, 403, 409, 422) | _CREATED_LINKS,
 )
 def create_rule(document: Document, db: Db, who: Writer, response: Response) -> RuleVersionView:
     """A new rule at version 1. A key in use is a conflict (replace it with PUT)."""
@@ -118,7 +136,10 @@ def create_rule(document: Document, db: Db, who: Writer, response: Response) -> 
 
 
 @router.get(
-    "/rules/{key}", response_model=RuleVersionView, responses=problem_responses(401, 403, 404)
+    "/rules/{key}",
+    response_model=RuleVersionView,
+    responses=problem_responses(401, 403, 404),
+    operation_id="get_rule",
 )
 def get_rule(key: str, db: Db, _: Reader, response: Response) -> RuleVersionView:
     """The rule's current version; its ETag is what a change must send as If-Match."""
@@ -129,6 +150,7 @@ def get_rule(key: str, db: Db, _: Reader, response: Response) -> RuleVersionView
     "/rules/{key}",
     response_model=RuleVersionView,
     responses=problem_responses(401, 403, 404, 412, 422, 428),
+    operation_id="replace_rule",
 )
 def replace_rule(  # noqa: PLR0917 - FastAPI names each parameter's source by its type
     key: str, document: Document, db: Db, who: Writer, response: Response, if_match: IfMatch = None
@@ -181,6 +203,7 @@ def delete_rule(key: str, db: Db, who: Writer, if_match: IfMatch = None) -> Resp
     "/rules/{key}/versions",
     response_model=Page[RuleVersionView],
     responses=problem_responses(401, 403, 404, 422),
+    operation_id="list_rule_versions",
 )
 def list_versions(
     key: str,
@@ -233,13 +256,10 @@ def diff_versions(
     return Diff(key=key, from_version=from_version, to_version=to, changes=changes)
 
 
-def _validated(document: dict[str, Any]) -> dict[str, Any]:
-    try:
-        checked = load_rule(document)
-    except ValidationError as exc:
-        problems = field_problems(describe_errors(exc))
-        raise invalid("the rule document is not valid", problems) from None
-    return checked.model_dump(mode="json")
+def _validated(document: RuleDocument) -> dict[str, Any]:
+    """The document as stored: JSON, every default written out. (FastAPI validated it
+    against the rules core's model already, with each problem named by field.)"""
+    return document.model_dump(mode="json")
 
 
 def _rule(db: Session, key: str, *, archived: bool = False) -> Rule:
