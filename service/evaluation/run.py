@@ -46,7 +46,7 @@ from rules.policies import Severity
 from service.evaluation.data_health import held_back, missing_data
 from service.evaluation.measure_ahead import ClosingSource, MeasuredAhead
 from service.store.engine import Store
-from service.store.findings import coaching_history, live_findings
+from service.store.findings import coaching_history, live_findings, reopen_lapsed_snoozes
 from service.store.followups import AlertPolicy, FollowUpWriter
 from service.store.plan_writer import AppliedPlan, PlanWriter
 from service.store.sql_metric_source import SqlMetricSource
@@ -94,6 +94,7 @@ def evaluate_connection(
     source_factory: SourceFactory | None = None,
     read_ahead: bool = True,
     max_data_age: timedelta | None = None,
+    only: VersionedRule | None = None,
 ) -> EvaluationResult:
     """Evaluate every rule for ``connection_id`` as of ``as_of`` (default: now).
 
@@ -101,7 +102,10 @@ def evaluate_connection(
     report is exact), then rolled back. ``read_ahead`` runs the metric reads on a worker
     thread while the core judges (the same plan, sooner); off, they run in turn.
     Rules that read a stream whose last sync failed, or older than ``max_data_age``,
-    are held back (:mod:`service.evaluation.data_health`).
+    are held back (:mod:`service.evaluation.data_health`). ``only`` judges that rule
+    alone, in place of the stored ones (a rule's preview, a draft document included):
+    other rules' live findings are left alone, and its tasks meet no other rule's in
+    the budgets.
     """
     moment = as_of or utcnow()
     if moment.tzinfo is None:
@@ -111,11 +115,14 @@ def evaluate_connection(
         with store.unit_of_work() as session:
             _serialise(session, connection_id)
             without_jit(session)
-            stored, invalid = stored_rules(session, enabled_only=False)
+            stored, invalid = (
+                ([only], ()) if only is not None else stored_rules(session, enabled_only=False)
+            )
             missing = missing_data(session, connection_id, moment, max_data_age)
             held = held_back(stored, missing)
             rules = [rule for rule in stored if rule.key not in held]
             judged = sum(1 for rule in rules if rule.document.enabled)
+            reopen_lapsed_snoozes(session, connection_id, moment)  # coached again
             live = live_findings(session, connection_id)
             history = coaching_history(session, connection_id, moment)
             seller_ids = sellers(session, connection_id, as_of=moment)  # before the reads

@@ -175,3 +175,15 @@ def test_the_command_line_reads_and_changes_rules_as_the_api_does(
     )
     assert run("rules", "delete", "meetings", env=env).returncode == 0
     assert "archived" in run("rules", "history", "meetings", env=env).stdout
+
+
+def test_a_nul_in_a_filter_is_named_not_a_server_error(api: Api):
+    answer = api.client.get("/v1/findings", params={"rule": "calls\x00"},
+                            headers=api.auth("findings:read"))  # fmt: skip
+    assert answer.status_code == 422
+    assert answer.json()["errors"] == [
+        {"field": "rule", "message": "a NUL character is not allowed"}
+    ]
+    misspelt = api.client.get("/v1/findings", params={"sevrity": "high"},
+                              headers=api.auth("findings:read"))  # fmt: skip
+    assert misspelt.json()["errors"][0]["field"] == "sevrity"

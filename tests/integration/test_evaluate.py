@@ -602,3 +602,20 @@ def test_an_escalation_updates_the_delivered_task_and_alerts_the_manager(store: 
     (alert,) = fake.alerts
     assert (alert.recipient_crm_id, alert.task_crm_id) == (MANAGER, "00T000000000002")
     assert alert.title.startswith("High: ")
+
+
+def test_a_snooze_whose_time_passed_ends_at_the_next_evaluation(store: Store, slipping: int):
+    evaluate_connection(store, slipping, as_of=AS_OF - timedelta(days=7))
+    with store.unit_of_work() as session:
+        finding = session.scalars(select(Finding)).one()
+        finding.state, finding.snoozed_until = FindingState.SNOOZED, AS_OF - timedelta(days=1)
+
+    evaluate_connection(store, slipping, as_of=AS_OF)
+
+    with store.unit_of_work() as session:
+        finding = session.scalars(select(Finding)).one()
+        assert finding.state is FindingState.OPEN
+        actions = session.scalars(
+            select(FindingTransition.action).order_by(FindingTransition.id)
+        ).all()
+        assert "unsnoozed" in actions

@@ -142,7 +142,8 @@ class FindingTransition(Base):
     ``action`` is one of: ``opened`` (the rule found drift), ``escalated`` (its severity
     rose), ``eased`` (its severity fell while it stays open: the gap narrowed),
     ``resolved`` (back within the standard for the rule's hysteresis periods, the rule
-    disabled, or its subject gone).
+    disabled, or its subject gone), ``snoozed`` and ``unsnoozed`` (by a person through
+    the API, or the snooze's end time passing).
     """
 
     __tablename__ = "finding_transitions"
