@@ -70,7 +70,8 @@ def build_scorecard(judged: Sequence[RuleAssessment], reps: Mapping[str, RepProf
     cells: dict[str, dict[str, ScoreCell]] = {crm_id: {} for crm_id in reps}
     for rule_assessment in judged:
         key = rule_assessment.rule.key
-        if rule_assessment.rule.document.subject_kind is SubjectKind.DEAL:
+        document = rule_assessment.rule.document
+        if document.subject_kind is SubjectKind.DEAL and document.rollup is None:
             for crm_id, cell in _deal_cells(rule_assessment, reps).items():
                 cells[crm_id][key] = cell
             continue
@@ -84,12 +85,17 @@ def build_scorecard(judged: Sequence[RuleAssessment], reps: Mapping[str, RepProf
 
 
 def _rep_cell(assessment: Assessment) -> ScoreCell:
-    fmt = assessment.rule.document.value_format
+    """A rep's value; for a rolled-up deal rule, the rep's count of deals outside the
+    standard (judged against the rule's limit), not one cell per deal."""
+    document = assessment.rule.document
+    text = format_value(assessment.observed, document.value_format)
+    rolled_up = document.rollup is not None
     return ScoreCell(
         value=assessment.observed,
-        text=format_value(assessment.observed, fmt),
+        text=f"{text} deals" if rolled_up else text,
         standard=assessment.bounds,
         drifting=assessment.verdict.drifting,
+        deals_drifting=int(assessment.observed or 0) if rolled_up else None,
     )
 
 
