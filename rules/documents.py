@@ -104,6 +104,25 @@ LEVEL_DRIVES = {
 }
 
 
+def _nul_at(value: Any, path: str = "") -> str | None:
+    """The dotted path of the first text (key or value) holding a NUL, if any."""
+    if isinstance(value, str):
+        return (path or "document") if "\x00" in value else None
+    items: list[tuple[str, Any]] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str) and "\x00" in key:
+                return f"{path}.{key!r}" if path else repr(key)
+            items.append((f"{path}.{key}" if path else str(key), item))
+    elif isinstance(value, list):
+        items = [(f"{path}[{index}]", item) for index, item in enumerate(value)]
+    for where, item in items:
+        found = _nul_at(item, where)
+        if found is not None:
+            return found
+    return None
+
+
 def _derived_not_required(schema: dict[str, Any]) -> None:
     """A form need not ask for what the document derives (name, level, drives)."""
     schema["required"] = [name for name in schema.get("required", []) if name not in DERIVED]
@@ -162,6 +181,9 @@ class RuleDocument(Strict):
         """Name, level and drives a short document leaves out, from what it does say."""
         if not isinstance(data, dict):
             return data
+        where = _nul_at(data)
+        if where is not None:  # no database stores it as text, and no person means it
+            raise ValueError(f"{where}: a NUL character is not allowed")
         filled = dict(data)
         key, metric = filled.get("key"), filled.get("metric")
         if "name" not in filled and isinstance(key, str) and key:

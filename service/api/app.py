@@ -22,6 +22,7 @@ from service.api.routers import (
     metrics,
     quotas,
     reps,
+    rule_actions,
     rules,
     webhooks,
 )
@@ -52,7 +53,8 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     problems.install(app)
     app.middleware("http")(_capped_body)
-    routers = (health, rules, metrics, reps, findings, quotas, connections, webhooks, backtests)
+    routers = (health, rules, metrics, reps, findings, quotas, connections, webhooks, backtests,
+               rule_actions)  # fmt: skip
     for module in (*routers, keys):
         app.include_router(module.router)
     return app

@@ -23,13 +23,6 @@ def store_of(request: Request) -> Store:
     return store
 
 
-def session(request: Request) -> Iterator[Session]:
-    """One unit of work per request: committed when the endpoint returns, rolled back
-    when it raises (a problem included)."""
-    with store_of(request).unit_of_work() as unit:
-        yield unit
-
-
 def caller(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -58,3 +51,13 @@ def scoped(scope: str) -> Callable[[Caller], Caller]:
 
 def _unauthorised(detail: str) -> ApiProblem:
     return ApiProblem(401, "unauthorised", "Unauthorised", detail, headers=_CHALLENGE)
+
+
+def session(request: Request, _: Annotated[Caller, Depends(caller)]) -> Iterator[Session]:
+    """One unit of work per request, once the key is checked (in its own short
+    transaction: never inside this one): committed when the endpoint returns, rolled
+    back when it raises (a problem included). A request that may write takes SQLite's
+    write lock as it begins, so two writers wait their turn instead of one failing."""
+    writes = request.method not in ("GET", "HEAD", "OPTIONS")
+    with store_of(request).unit_of_work(writes=writes) as unit:
+        yield unit

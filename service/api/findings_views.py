@@ -234,12 +234,10 @@ def unsnooze(session: Session, finding_id: int, actor: str) -> None:
 
 
 def _locked(session: Session, finding_id: int) -> Finding:
-    """The finding, locked until the request's transaction ends: on SQLite the write
-    lock is taken before anything is read (a read-then-write transaction cannot wait
-    for another writer there), on PostgreSQL the row is locked; 404 when there is none.
-    So two people changing one finding at once are served one after the other."""
-    if session.get_bind().dialect.name == "sqlite":
-        session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+    """The finding, locked until the request's transaction ends: on PostgreSQL the row
+    is locked; on SQLite a writing request's transaction holds the write lock from its
+    start (:func:`service.api.auth.session`); 404 when there is none. So two people
+    changing one finding at once are served one after the other."""
     found = session.scalars(
         select(Finding).where(Finding.id == finding_id).with_for_update()
     ).one_or_none()

@@ -137,4 +137,6 @@ _TITLES = {
     415: "The body is not JSON",
     422: "Invalid fields, each named",
     428: "If-Match is required",
+    429: "Too many at once: try again later",
+    503: "Not available: a setting or a dependency is missing",
 }

@@ -83,6 +83,8 @@ def check_url(url: str, policy: UrlPolicy, resolve: Resolver = system_resolver) 
         addresses = resolve(host, port or (443 if parts.scheme == "https" else 80))
     except OSError as exc:
         raise UnsafeUrlError(f"{host} does not resolve: {exc}") from None
+    except UnicodeError:  # the IDNA codec refuses empty or over-long labels ("a..b")
+        raise UnsafeUrlError(f"{host} is not a valid host name") from None
     if not addresses:
         raise UnsafeUrlError(f"{host} does not resolve")
     for address in addresses:

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.outbox.ssrf import Resolver, UrlPolicy, check_url, system_resolver
-from service.store.tables.webhooks import WebhookEndpoint
+from service.store.tables.webhooks import DeliveryState, WebhookDelivery, WebhookEndpoint
 
 #: Every event type driftcoach sends; schemas in docs/webhooks.md.
 EVENT_TYPES = (
@@ -158,3 +158,15 @@ def signing_secrets(endpoint: WebhookEndpoint, box: SecretBox, now: datetime) ->
 
 def list_endpoints(session: Session) -> list[WebhookEndpoint]:
     return list(session.scalars(select(WebhookEndpoint).order_by(WebhookEndpoint.id)))
+
+
+def replay_delivery(delivery: WebhookDelivery, *, now: datetime) -> None:
+    """Queue one failed delivery again from its first attempt, as ``driftcoach webhooks
+    replay`` does for a whole endpoint; the next ``deliver`` sends it (once its endpoint
+    is enabled). Only a failed one: a pending one is queued already, and a delivered one
+    would be dropped by a consumer deduplicating on ``webhook-id``."""
+    if delivery.state is not DeliveryState.FAILED:
+        raise WebhookConfigError(
+            f"delivery {delivery.id} is {delivery.state.value}: only a failed delivery is replayed"
+        )
+    delivery.state, delivery.attempts, delivery.available_at = DeliveryState.PENDING, 0, now

@@ -39,3 +39,24 @@ def list_connections(session: Session, *, enabled_only: bool = False) -> list[Co
     if enabled_only:
         query = query.where(Connection.enabled.is_(True))
     return list(session.scalars(query))
+
+
+def get_connection(
+    session: Session, connection_id: int, *, lock: bool = False
+) -> Connection | None:
+    """The connection by id; ``lock`` holds its row until the transaction ends, so two
+    requests deciding something about one connection (may a sync start?) take turns.
+    PostgreSQL: ``FOR NO KEY UPDATE``, which leaves a sync's inserts (whose foreign keys
+    share-lock the row) free; SQLite: a write transaction already serialises."""
+    query = select(Connection).where(Connection.id == connection_id)
+    if lock:
+        query = query.with_for_update(key_share=True)
+    return session.scalars(query).one_or_none()
+
+
+def connections_after(session: Session, after_id: int | None, limit: int) -> list[Connection]:
+    """Up to ``limit`` connections by id, after ``after_id``: a page of them."""
+    query = select(Connection).order_by(Connection.id).limit(limit)
+    if after_id is not None:
+        query = query.where(Connection.id > after_id)
+    return list(session.scalars(query))

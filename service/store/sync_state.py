@@ -9,13 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from service.store.tables import SyncState, SyncStatus, WebhookEvent
+from service.store.tables import AuditEntry, SyncState, SyncStatus, WebhookEvent
+
+#: A sync shows no sign of life for this long (no stream changed, no run requested):
+#: it died with its process, and another may start.
+RUN_LEASE = timedelta(minutes=30)
+RUN_REQUESTED, RUN_FINISHED = "connection.sync_requested", "connection.sync_finished"
 
 
 @dataclass
@@ -136,3 +141,93 @@ def _set_counts(state: SyncState, counts: RunCounts) -> None:
     state.records_deleted = counts.records_deleted
     state.api_calls = counts.api_calls
     state.records_quarantined = counts.records_quarantined
+
+
+# --------------------------------------------------------------------------- requested runs
+
+
+def streams_of(session: Session, connection_id: int) -> list[SyncState]:
+    """Every stream of the connection that ever ran, by name."""
+    query = select(SyncState).where(SyncState.connection_id == connection_id)
+    return list(session.scalars(query.order_by(SyncState.stream)))
+
+
+def sync_running(
+    session: Session, connection_id: int, *, now: datetime, lease: timedelta = RUN_LEASE
+) -> bool:
+    """Whether a sync of the connection is under way: a stream is running and changed
+    within ``lease`` (a sync from any process, the command line's included), or a run
+    was requested (:func:`request_run`), has not finished, and it or a stream of the
+    connection changed within ``lease``. A run whose process died stops counting once
+    the lease has passed with no sign of life (its streams stay ``running`` for good)."""
+    since = now - lease
+    live_streams = session.scalar(
+        select(func.count())
+        .select_from(SyncState)
+        .where(
+            SyncState.connection_id == connection_id,
+            SyncState.status == SyncStatus.RUNNING,
+            SyncState.updated_at > since,
+        )
+    )
+    if live_streams:
+        return True
+    requested, finished = last_run(session, connection_id)
+    if requested is None or finished is not None:
+        return False
+    changed = session.scalar(
+        select(func.max(SyncState.updated_at)).where(SyncState.connection_id == connection_id)
+    )
+    return max(requested.occurred_at, changed or requested.occurred_at) > since
+
+
+def request_run(
+    session: Session, connection_id: int, *, actor: str, now: datetime
+) -> AuditEntry | None:
+    """Record that ``actor`` started a sync of the connection, unless one is under way
+    (None). The caller holds the connection's row lock, so two requests cannot both
+    find none running."""
+    if sync_running(session, connection_id, now=now):
+        return None
+    entry = _run_entry(connection_id, actor, RUN_REQUESTED, {})
+    entry.occurred_at = now
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def finish_run_request(
+    session: Session, connection_id: int, run_id: int, *, actor: str, details: Mapping[str, Any]
+) -> None:
+    """Record how the requested run ``run_id`` ended (status, counts, API usage)."""
+    session.add(_run_entry(connection_id, actor, RUN_FINISHED, {"run": run_id, **details}))
+    session.flush()
+
+
+def _run_entry(
+    connection_id: int, actor: str, action: str, details: Mapping[str, Any]
+) -> AuditEntry:
+    return AuditEntry(
+        actor=actor,
+        action=action,
+        entity_type="connection",
+        entity_id=str(connection_id),
+        details=dict(details),
+    )
+
+
+def last_run(session: Session, connection_id: int) -> tuple[AuditEntry | None, AuditEntry | None]:
+    """The connection's last requested run, and its end if it ended."""
+    about = (AuditEntry.entity_type == "connection", AuditEntry.entity_id == str(connection_id))
+    requested = session.scalars(
+        select(AuditEntry).where(*about, AuditEntry.action == RUN_REQUESTED)
+        .order_by(AuditEntry.id.desc()).limit(1)
+    ).one_or_none()  # fmt: skip
+    if requested is None:
+        return None, None
+    ends = session.scalars(
+        select(AuditEntry).where(*about, AuditEntry.action == RUN_FINISHED,
+                                 AuditEntry.id > requested.id)
+        .order_by(AuditEntry.id)
+    )  # fmt: skip
+    return requested, next((end for end in ends if end.details.get("run") == requested.id), None)

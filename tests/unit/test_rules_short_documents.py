@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+from pydantic import ValidationError
+
 from rules.documents import load_rule
 
 
@@ -27,3 +30,15 @@ def test_the_shortest_rule_is_key_metric_period_and_standard_with_the_rest_defau
     stale = {**short, "key": "stale", "metric": {"metric": "days_since_activity"},
              "standard": {"basis": "absolute", "max": 7}}  # fmt: skip
     assert load_rule(stale).level == "activity"
+
+
+def test_a_nul_anywhere_in_a_document_is_refused_by_path():
+    short = {
+        "key": "calls",
+        "metric": {"metric": "activity_count", "kinds": ["call"]},
+        "period": {"unit": "week"},
+        "standard": {"basis": "absolute", "min": 20},
+        "coaching": {"what_good_looks_like": "A call block\x00"},
+    }
+    with pytest.raises(ValidationError, match=r"coaching\.what_good_looks_like: a NUL"):
+        load_rule(short)

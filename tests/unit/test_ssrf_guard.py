@@ -80,3 +80,8 @@ def test_a_name_with_any_internal_address_is_refused_when_saved():
 def test_development_settings_allow_http_and_this_machine():
     policy = UrlPolicy(allow_http=True, allow_private=True)
     assert check_url("http://127.0.0.1:8080/hook", policy) == "http://127.0.0.1:8080/hook"
+
+
+def test_a_host_the_idna_codec_refuses_is_an_unsafe_url_not_a_crash():
+    with pytest.raises(UnsafeUrlError, match="not a valid host name"):
+        check_url("https://a..b/hook", STRICT)  # the system resolver: encoding fails first

@@ -104,7 +104,7 @@ def validate_rule(document: Document, _: Reader) -> Validation:
 
 
 #: What a client (and schemathesis's stateful runs) may do next with a rule it created.
-_CREATED_LINKS = {
+_CREATED_LINKS: dict[int | str, dict[str, Any]] = {
     201: {
         "description": "The rule, at version 1",
         "links": {
