@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check --quiet
 
 .DEFAULT_GOAL := help
-.PHONY: browser help demo test lint typecheck unit integration e2e bench bench-evaluate bench-backtest bench-signal bench-deliver chaos-deliver clean
+.PHONY: browser help demo test lint typecheck unit integration e2e bench bench-evaluate bench-backtest bench-signal bench-deliver bench-api chaos-deliver clean
 
 help:
 	@echo "make demo   - sandbox CRM, sync, rules and write-back on a fresh SQLite store"
@@ -19,6 +19,7 @@ help:
 	@echo "make bench-backtest - replay and score the default pack on seeded orgs vs live runs"
 	@echo "make bench-signal - the default pack's scores on 24 and 200 reps, four quarters"
 	@echo "make bench-deliver - CRM calls per delivered task vs the batch-limit minimum"
+	@echo "make bench-api - API latency (findings list, scorecards) vs the SQL each request runs"
 	@echo "make chaos-deliver - 'driftcoach deliver' SIGKILLed ~100 times over 1,000 tasks"
 	@echo "make clean  - remove .venv and caches"
 
@@ -87,3 +88,6 @@ clean:
 # PostgreSQL (make test runs 3 and 1); DRIFTCOACH_SIGKILL_SEED replays one.
 chaos-deliver: $(VENV)/.installed-test
 	DRIFTCOACH_SIGKILL_ROUNDS=30 $(BIN)/pytest tests/e2e/test_deliver_sigkill.py -s
+
+bench-api: $(VENV)/.installed-test
+	$(BIN)/python -m bench.api

@@ -24,7 +24,7 @@ from service.api.keys import create_key
 from service.settings import Settings
 from service.store import Store
 
-EXAMPLES = int(os.environ.get("DRIFTCOACH_SCHEMATHESIS_EXAMPLES", "20"))
+EXAMPLES = int(os.environ.get("DRIFTCOACH_SCHEMATHESIS_EXAMPLES", "12"))
 ON_SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 #: "Schema-valid data is accepted" cannot hold for what only the server can judge: an
 #: opaque cursor, or a rule document whose fields depend on each other. Those answer a
