@@ -56,7 +56,7 @@ e2e: $(VENV)/.installed-test
 	$(BIN)/pytest tests/e2e
 
 test: lint typecheck browser $(VENV)/.installed-test
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist loadfile
 
 # Debian's Chromium renders the backtest report in a test; installed once, as root,
 # where apt is the package manager (elsewhere that test skips, and fails under CI=true).
