@@ -8,9 +8,12 @@ for its marker settles it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import TypeVar
 
 from connectors.records import TaskIntent, TaskResult, task_marker
+
+T = TypeVar("T")
 
 #: Prefix of a result whose create may or may not have happened: retry with verification.
 UNKNOWN_OUTCOME = "outcome unknown"
@@ -68,3 +71,9 @@ def noted_body(note: str, current: str, key: str, limit: int) -> str:
         return text
     tail = "…\n\n" + marker
     return text[: limit - len(tail)] + tail
+
+
+def chunks(items: Sequence[T], size: int) -> Iterator[list[T]]:
+    """``items`` in lists of at most ``size``: the CRMs' batch limits."""
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])

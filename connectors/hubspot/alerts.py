@@ -17,10 +17,10 @@ less than two, and the task itself is in the CRM either way.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from hubspot.crm.associations.v4 import schema
 from hubspot.crm.associations.v4.exceptions import ApiException as AssociationsApiException
@@ -33,13 +33,12 @@ from connectors.hubspot.errors import HubSpotApiError, HubSpotConnectorError, Un
 from connectors.hubspot.sdk import Apis
 from connectors.hubspot.streams import millis
 from connectors.records import CrmAlert, CrmAlertResult, task_marker
-from connectors.writeback import UNKNOWN_OUTCOME
+from connectors.writeback import UNKNOWN_OUTCOME, chunks
 
 NOTES, TASKS = "notes", "tasks"
 NOTE_TO_DEAL = 214  # HubSpot-defined association type id, note -> deal
 BODY_LIMIT = 65_000  # string properties hold 65,536 characters
 LABELS = "GET /crm/v4/associations/{objectType}/{toObjectType}/labels"
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -67,7 +66,7 @@ class AlertSender:
         unique = list({alert.key: alert for alert in alerts}.values())
         results = self._unattachable([alert for alert in unique if alert.deal_crm_id is None])
         pending = [alert for alert in unique if alert.key not in results]
-        for chunk in _chunks(pending, api.BATCH_LIMIT):
+        for chunk in chunks(pending, api.BATCH_LIMIT):
             try:
                 self._create(chunk, results)
             except SyncStopped as stop:  # the daily limit: nothing more goes out
@@ -211,8 +210,3 @@ def _default_type(answer: Any) -> AssociationType | None:
 
 def _all(alerts: Sequence[CrmAlert], error: str, *, retryable: bool) -> dict[str, CrmAlertResult]:
     return {a.key: CrmAlertResult(a.key, error=error, retryable=retryable) for a in alerts}
-
-
-def _chunks(items: Sequence[T], size: int) -> Iterator[list[T]]:
-    for start in range(0, len(items), size):
-        yield list(items[start : start + size])

@@ -13,8 +13,8 @@ Updates are idempotent, so a call whose outcome is unknown is sent again by the 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 from connectors.base import SyncStopped
 from connectors.hubspot import api
@@ -27,10 +27,9 @@ from connectors.records import (
     TaskChangeOutcome,
     TaskChangeResult,
 )
-from connectors.writeback import marked_body_text, noted_body
+from connectors.writeback import chunks, marked_body_text, noted_body
 
 COMPLETED = "COMPLETED"
-T = TypeVar("T")
 
 
 class TaskChanger:
@@ -41,7 +40,7 @@ class TaskChanger:
         """One result per change, in order; a change repeated is sent once."""
         unique = list({_name(change): change for change in changes}.values())
         results: dict[str, TaskChangeResult] = {}
-        for chunk in _chunks(unique, api.BATCH_LIMIT):
+        for chunk in chunks(unique, api.BATCH_LIMIT):
             try:
                 results.update(self._change_chunk(chunk))
             except SyncStopped as stop:
@@ -121,8 +120,3 @@ def _failed(
 
 def _name(change: TaskChange) -> str:
     return f"{change.key}:{change.kind}"
-
-
-def _chunks(items: Sequence[T], size: int) -> Iterator[list[T]]:
-    for start in range(0, len(items), size):
-        yield list(items[start : start + size])

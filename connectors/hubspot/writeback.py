@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, time, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from connectors.base import SyncStopped
 from connectors.hubspot import api
@@ -31,15 +31,13 @@ from connectors.hubspot.client import HubSpotClient
 from connectors.hubspot.errors import HubSpotApiError, HubSpotConnectorError, UncertainWriteError
 from connectors.hubspot.streams import millis
 from connectors.records import TaskIntent, TaskResult, task_marker
-from connectors.writeback import WriteBatch, marked_body
+from connectors.writeback import WriteBatch, chunks, marked_body
 
 TASKS = "tasks"
 TASK_TO_DEAL = 216  # HubSpot-defined association type id, task -> deal
 SUBJECT_LIMIT = 255
 BODY_LIMIT = 65_000  # string properties hold 65,536 characters
 OWNERS_PER_SEARCH = 100
-#: The start of the error of a task that may exist: retry it with ``verify_existing=True``.
-T = TypeVar("T")
 
 
 class TaskWriter:
@@ -54,7 +52,7 @@ class TaskWriter:
         for intent in intents:
             by_key.setdefault(intent.key, intent)
         batch = WriteBatch(list(by_key.values()))
-        for chunk in _chunks(batch.intents, api.BATCH_LIMIT):
+        for chunk in chunks(batch.intents, api.BATCH_LIMIT):
             try:
                 self._write_chunk(batch, chunk, verify_existing)
             except SyncStopped as stop:
@@ -130,7 +128,7 @@ class TaskWriter:
         owners = sorted({intent.assignee_crm_id for intent in intents})
         since = self._clock() - timedelta(days=days)
         found: dict[str, TaskResult] = {}
-        for group in _chunks(owners, OWNERS_PER_SEARCH):
+        for group in chunks(owners, OWNERS_PER_SEARCH):
             for task in self._candidates(group, since):
                 text = str((task.get("properties") or {}).get("hs_task_body") or "")
                 for marker, key in markers.items():
@@ -193,8 +191,3 @@ def _item_results(intents: list[TaskIntent], answer: Any) -> dict[str, TaskResul
 
 def _failed(intents: Sequence[TaskIntent], error: str, *, retryable: bool) -> dict[str, TaskResult]:
     return {i.key: TaskResult(i.key, error=error, retryable=retryable) for i in intents}
-
-
-def _chunks(items: Sequence[T], size: int) -> Iterator[list[T]]:
-    for start in range(0, len(items), size):
-        yield list(items[start : start + size])

@@ -20,8 +20,8 @@ lost bell costs less than two, and the task itself is in the CRM either way.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 import requests
 from simple_salesforce.api import Salesforce
@@ -32,7 +32,7 @@ from connectors.records import CrmAlert, CrmAlertResult
 from connectors.salesforce.client import SalesforceClient, error_code
 from connectors.salesforce.errors import SalesforceConnectorError, UncertainWriteError
 from connectors.salesforce.streams import soql_string
-from connectors.writeback import UNKNOWN_OUTCOME
+from connectors.writeback import UNKNOWN_OUTCOME, chunks
 
 ACTION = "actions/standard/customNotificationAction"
 INPUTS_PER_CALL = 200  # assumed, see the module doc
@@ -40,7 +40,6 @@ TITLE_LIMIT, BODY_LIMIT = 250, 750
 #: Refusals meaning "not now": the hourly notification limit (the sandbox's code for it)
 #: and the org's daily API limit.
 RETRY_LATER = frozenset({"LIMIT_EXCEEDED", "REQUEST_LIMIT_EXCEEDED"})
-T = TypeVar("T")
 
 
 class MissingNotificationTypeError(SalesforceConnectorError):
@@ -76,7 +75,7 @@ class AlertSender:
 
     def _send_all(self, type_id: str, alerts: list[CrmAlert]) -> dict[str, CrmAlertResult]:
         results: dict[str, CrmAlertResult] = {}
-        for chunk in _chunks(alerts, INPUTS_PER_CALL):
+        for chunk in chunks(alerts, INPUTS_PER_CALL):
             try:
                 results.update(self._send_chunk(type_id, chunk))
             except SyncStopped as stop:  # the org's API limit: nothing more goes out
@@ -172,8 +171,3 @@ def _describe(exc: Exception) -> str:
     if isinstance(exc, SalesforceError):
         return f"Salesforce answered {exc.status} {error_code(exc) or ''}".strip()
     return f"{type(exc).__name__}: {exc}"
-
-
-def _chunks(items: Sequence[T], size: int) -> Iterator[list[T]]:
-    for start in range(0, len(items), size):
-        yield list(items[start : start + size])

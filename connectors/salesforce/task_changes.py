@@ -14,8 +14,8 @@ outcome is unknown is simply sent again by the client's retries.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 import requests
 from simple_salesforce.api import Salesforce
@@ -37,10 +37,9 @@ from connectors.salesforce.writeback import (
     RETRYABLE_ITEM_ERRORS,
     SUBJECT_LIMIT,
 )
-from connectors.writeback import marked_body_text, noted_body
+from connectors.writeback import chunks, marked_body_text, noted_body
 
 GONE = frozenset({"ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY", "NOT_FOUND"})
-T = TypeVar("T")
 
 
 class TaskChanger:
@@ -51,7 +50,7 @@ class TaskChanger:
         """One result per change, in order; a change repeated is sent once."""
         unique = list({_name(change): change for change in changes}.values())
         results: dict[str, TaskChangeResult] = {}
-        for chunk in _chunks(unique, COLLECTION_LIMIT):
+        for chunk in chunks(unique, COLLECTION_LIMIT):
             try:
                 results.update(self._change_chunk(chunk))
             except SyncStopped as stop:
@@ -155,11 +154,6 @@ def _describe(exc: Exception) -> str:
     if isinstance(exc, SalesforceError):
         return f"Salesforce answered {exc.status} {error_code(exc) or ''}".strip()
     return f"{type(exc).__name__}: {exc}"
-
-
-def _chunks(items: Sequence[T], size: int) -> Iterator[list[T]]:
-    for start in range(0, len(items), size):
-        yield list(items[start : start + size])
 
 
 def _name(change: TaskChange) -> str:

@@ -23,8 +23,8 @@ whose earlier attempt ended in a crash, so nobody knows whether it was sent.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 import requests
 from simple_salesforce.api import Salesforce
@@ -35,7 +35,7 @@ from connectors.records import TaskIntent, TaskResult, task_marker
 from connectors.salesforce.client import SalesforceClient, error_code
 from connectors.salesforce.errors import SalesforceConnectorError, UncertainWriteError
 from connectors.salesforce.streams import soql_string
-from connectors.writeback import WriteBatch, marked_body
+from connectors.writeback import WriteBatch, chunks, marked_body
 
 COLLECTION_LIMIT = 200
 SUBJECT_LIMIT = 255
@@ -44,9 +44,7 @@ OWNERS_PER_SEARCH = 100  # keeps the query URL short
 RETRYABLE_ITEM_ERRORS = frozenset(
     {"UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE", "REQUEST_RUNNING_TOO_LONG"}
 )
-#: The start of the error of a task that may exist: retry it with ``verify_existing=True``.
 _ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
-T = TypeVar("T")
 
 
 class TaskWriter:
@@ -62,7 +60,7 @@ class TaskWriter:
         for intent in intents:
             by_key.setdefault(intent.key, intent)
         batch = WriteBatch(list(by_key.values()))
-        for chunk in _chunks(batch.intents, COLLECTION_LIMIT):
+        for chunk in chunks(batch.intents, COLLECTION_LIMIT):
             try:
                 self._write_chunk(batch, chunk, verify_existing)
             except SyncStopped as stop:
@@ -127,7 +125,7 @@ class TaskWriter:
         markers = {task_marker(intent.key): intent.key for intent in intents}
         owners = sorted({i.assignee_crm_id for i in intents if _ID.fullmatch(i.assignee_crm_id)})
         found: dict[str, TaskResult] = {}
-        for group in _chunks(owners, OWNERS_PER_SEARCH):
+        for group in chunks(owners, OWNERS_PER_SEARCH):
             soql = _marker_search(group, days)
             # Write-back obeys the org's hard limit only, not a sync run's share.
             for page in self.client.query_pages(soql, include_deleted=True, budgeted=False):
@@ -173,8 +171,3 @@ def _describe(exc: Exception) -> str:
     if isinstance(exc, SalesforceError):
         return f"Salesforce answered {exc.status} {error_code(exc) or ''}".strip()
     return f"{type(exc).__name__}: {exc}"
-
-
-def _chunks(items: Sequence[T], size: int) -> Iterator[list[T]]:
-    for start in range(0, len(items), size):
-        yield list(items[start : start + size])

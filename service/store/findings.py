@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from rules.cadence import CoachingHistory
@@ -31,37 +31,7 @@ def live_findings(session: Session, connection_id: int) -> list[LiveFinding]:
 
     Only the columns the core reads: loading whole findings would parse every live
     finding's evidence (thousands on a large org) for nothing."""
-    deal = aliased(Opportunity)
-    f = Finding
-    rows = session.execute(
-        select(
-            f.id,
-            f.severity,
-            f.state,
-            f.opened_at,
-            f.baseline,
-            Rule.key,
-            Rep.crm_id.label("rep_crm_id"),
-            deal.crm_id.label("deal_crm_id"),
-        )
-        .join(Rule, Rule.id == f.rule_id)
-        .join(Rep, Rep.id == f.rep_id)
-        .outerjoin(deal, deal.id == f.opportunity_id)
-        .where(Rep.connection_id == connection_id, f.state != FindingState.RESOLVED)
-        .order_by(f.id)
-    )
-    return [
-        LiveFinding(
-            id=row.id,
-            rule_key=row.key,
-            subject=SubjectKey(row.rep_crm_id, row.deal_crm_id),
-            severity=Severity(_rules_severity(row.severity.value)),
-            state=row.state.value,
-            opened_at=row.opened_at,
-            baseline=row.baseline,
-        )
-        for row in rows
-    ]
+    return _live(session, connection_id, Finding.state != FindingState.RESOLVED)
 
 
 def coaching_history(session: Session, connection_id: int, as_of: datetime) -> CoachingHistory:
@@ -107,6 +77,13 @@ def live_findings_at(session: Session, connection_id: int, as_of: datetime) -> l
     resolved by then (``resolved_at`` is the resolving evaluation's as-of time, so this
     is what an evaluation of that moment knew). A finding live at ``as_of`` and
     resolved since reads as open: whether it was snoozed then is not kept per moment."""
+    f = Finding
+    then = (f.opened_at <= as_of, or_(f.resolved_at.is_(None), f.resolved_at > as_of))
+    return _live(session, connection_id, *then)
+
+
+def _live(session: Session, connection_id: int, *live: ColumnElement[bool]) -> list[LiveFinding]:
+    """The findings matching ``live``, as the core reads them (a resolved one as open)."""
     deal = aliased(Opportunity)
     f = Finding
     rows = session.execute(
@@ -123,11 +100,7 @@ def live_findings_at(session: Session, connection_id: int, as_of: datetime) -> l
         .join(Rule, Rule.id == f.rule_id)
         .join(Rep, Rep.id == f.rep_id)
         .outerjoin(deal, deal.id == f.opportunity_id)
-        .where(
-            Rep.connection_id == connection_id,
-            f.opened_at <= as_of,
-            or_(f.resolved_at.is_(None), f.resolved_at > as_of),
-        )
+        .where(Rep.connection_id == connection_id, *live)
         .order_by(f.id)
     )
     return [
